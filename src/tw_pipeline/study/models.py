@@ -1,0 +1,475 @@
+"""The study file, as pydantic models.
+
+Every section of a study file is one model here. The models forbid unknown
+keys, hold the bounds and the allowed choices, and carry a description for
+each field; `twpipe schema` and the documentation are generated from them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "DataSection",
+    "EarlyStopping",
+    "Folds",
+    "Network",
+    "Optimizer",
+    "Output",
+    "Preprocess",
+    "Report",
+    "Sample",
+    "Schedule",
+    "Study",
+    "Sweep",
+    "Training",
+]
+
+# Hidden-layer activations that keras.activations provides (Keras 3); a test
+# checks that each name resolves, so the list cannot drift from Keras.
+ACTIVATIONS = (
+    "celu",
+    "elu",
+    "exponential",
+    "gelu",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_tanh",
+    "leaky_relu",
+    "linear",
+    "log_sigmoid",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "softsign",
+    "squareplus",
+    "swish",
+    "tanh",
+)
+Activation = Literal[ACTIVATIONS]  # type: ignore[valid-type]
+
+# Names that must be usable as folder names and batch-job arguments.
+SafeName = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", max_length=120),
+]
+
+
+class Section(BaseModel):
+    """Base of all study sections: unknown keys are errors."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        frozen=True,
+        validate_default=True,
+    )
+
+
+class Sample(Section):
+    """One named sample: a physics process read from one or more files."""
+
+    kind: Literal["signal", "background"] = Field(
+        alias="class",
+        description="Whether the sample is signal or background for the classifier.",
+    )
+    files: list[Path] = Field(
+        min_length=1,
+        description="ROOT or HDF5 files of the sample; relative paths are "
+        "resolved against the study file's folder. Events of all files "
+        "are concatenated.",
+    )
+    key: str | None = Field(
+        default=None,
+        description="HDF5 key (group path) or ROOT tree name inside the files. "
+        "May be left out when a file holds exactly one table or tree.",
+    )
+    selection: str | None = Field(
+        default=None,
+        description="Cut applied to this sample only, on top of data.selection, "
+        "e.g. 'njets >= 2'.",
+    )
+    scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Factor multiplying every event weight of the sample "
+        "(cross-section or luminosity correction).",
+    )
+    label: str | None = Field(
+        default=None,
+        description="Name shown in plots; the sample's name when left out.",
+    )
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _single_file_as_list(cls, value: Any) -> Any:
+        # A lone path is a common shorthand for a one-file sample.
+        return [value] if isinstance(value, str) else value
+
+
+class DataSection(Section):
+    """Where the events come from and which of them to use."""
+
+    samples: dict[SafeName, Sample] = Field(
+        description="Named samples; at least one signal and one background.",
+    )
+    weight: str | None = Field(
+        default=None,
+        description="Column holding the event weight; every event weighs 1 "
+        "when left out.",
+    )
+    selection: str | None = Field(
+        default=None,
+        description="Cut applied to every sample, e.g. 'reg2j2b == 1 and OS == 1'. "
+        "Comparisons, and/or/not, arithmetic and parentheses are allowed.",
+    )
+    event_number: str | None = Field(
+        default=None,
+        description="Column holding the event number. When set, event i goes to "
+        "fold eventNumber % k, so folds are deterministic and a model never "
+        "scores events it was trained on, also when applied later.",
+    )
+    non_finite: Literal["fail", "drop"] = Field(
+        default="fail",
+        description="What to do with events holding NaN or infinite values: "
+        "stop with a report of where they are (fail), or drop them (drop).",
+    )
+
+    @model_validator(mode="after")
+    def _both_classes_present(self) -> DataSection:
+        classes = {sample.kind for sample in self.samples.values()}
+        missing = {"signal", "background"} - classes
+        if missing:
+            names = ", ".join(sorted(missing))
+            msg = (
+                f"at least one signal and one background sample are needed; "
+                f"no sample has class {names}"
+            )
+            raise ValueError(msg)
+        return self
+
+
+class Preprocess(Section):
+    """How inputs are scaled and events weighted before training."""
+
+    scaler: Literal["standard", "minmax", "robust", "none"] = Field(
+        default="standard",
+        description="Input scaling, fitted on the training folds only: standard "
+        "(zero mean, unit variance), minmax (to [0, 1]), robust (median and "
+        "interquartile range) or none.",
+    )
+    balance_classes: bool = Field(
+        default=True,
+        description="Rescale signal training weights so that their sum equals "
+        "the background's.",
+    )
+    negative_weights: Literal["keep", "zero", "abs", "drop"] = Field(
+        default="keep",
+        description="Training treatment of events with negative weight: keep "
+        "them, set them to zero, use their absolute value, or drop them. "
+        "Evaluation always uses the true weights.",
+    )
+
+
+class Network(Section):
+    """The fully connected classifier."""
+
+    hidden_layers: int = Field(
+        default=3, ge=1, le=100, description="Number of hidden layers."
+    )
+    nodes: int | list[Annotated[int, Field(ge=1)]] = Field(
+        default=64,
+        description="Nodes per hidden layer: one number for all layers, or a "
+        "list with one width per layer.",
+    )
+    activation: Activation = Field(  # type: ignore[valid-type]
+        default="relu", description="Activation of the hidden layers."
+    )
+    dropout: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout rate after each hidden layer (0 disables it).",
+    )
+    batch_norm: bool = Field(
+        default=False,
+        description="Batch normalisation after each hidden layer.",
+    )
+    l2: float = Field(
+        default=0.0, ge=0.0, description="L2 penalty on the hidden-layer weights."
+    )
+
+    @field_validator("nodes")
+    @classmethod
+    def _positive_width(cls, value: int | list[int]) -> int | list[int]:
+        if isinstance(value, int) and value < 1:
+            msg = "nodes must be at least 1"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _widths_match_layers(self) -> Network:
+        if isinstance(self.nodes, list) and len(self.nodes) != self.hidden_layers:
+            msg = (
+                f"nodes lists {len(self.nodes)} widths but hidden_layers is "
+                f"{self.hidden_layers}; give one width per layer or a single number"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def widths(self) -> list[int]:
+        """The width of every hidden layer, in order."""
+        if isinstance(self.nodes, list):
+            return list(self.nodes)
+        return [self.nodes] * self.hidden_layers
+
+
+class Schedule(Section):
+    """A decay of the learning rate over training steps."""
+
+    kind: Literal["exponential", "cosine", "inverse_time"] = Field(
+        alias="type",
+        description="exponential: lr * rate^(step/steps); cosine: cosine decay "
+        "to zero over steps; inverse_time: lr / (1 + rate * step/steps).",
+    )
+    decay_steps: int = Field(
+        default=1000, ge=1, description="Training steps (batches) per decay period."
+    )
+    decay_rate: float = Field(
+        default=0.96, gt=0, description="Decay rate (exponential, inverse_time)."
+    )
+
+
+class Optimizer(Section):
+    """The optimizer and its learning rate."""
+
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = Field(
+        default="adam", description="Optimizer."
+    )
+    learning_rate: float = Field(default=0.001, gt=0, description="Learning rate.")
+    momentum: float = Field(
+        default=0.0, ge=0.0, lt=1.0, description="Momentum (sgd, rmsprop)."
+    )
+    nesterov: bool = Field(default=False, description="Nesterov momentum (sgd).")
+    weight_decay: float | None = Field(
+        default=None,
+        ge=0.0,
+        description="Decoupled weight decay (adamw; 0.004 when left out).",
+    )
+    schedule: Schedule | None = Field(
+        default=None, description="Optional learning-rate decay."
+    )
+
+    @model_validator(mode="after")
+    def _options_fit_optimizer(self) -> Optimizer:
+        if self.nesterov and self.name != "sgd":
+            msg = f"nesterov applies to sgd only, not to {self.name}"
+            raise ValueError(msg)
+        if self.momentum and self.name not in ("sgd", "rmsprop"):
+            msg = f"momentum applies to sgd and rmsprop only, not to {self.name}"
+            raise ValueError(msg)
+        if self.weight_decay is not None and self.name != "adamw":
+            msg = f"weight_decay applies to adamw only, not to {self.name}"
+            raise ValueError(msg)
+        return self
+
+
+class EarlyStopping(Section):
+    """Stop when the validation loss no longer improves."""
+
+    patience: int = Field(
+        default=10, ge=1, description="Epochs without improvement before stopping."
+    )
+    min_delta: float = Field(
+        default=0.0, ge=0.0, description="Smallest change that counts as improvement."
+    )
+
+
+class Training(Section):
+    """How each fold's network is trained."""
+
+    epochs: int = Field(default=50, ge=1, description="Maximum number of epochs.")
+    batch_size: int = Field(default=512, ge=1, description="Events per batch.")
+    validation_fraction: float = Field(
+        default=0.2,
+        gt=0.0,
+        lt=1.0,
+        description="Share of the training folds held out for the validation "
+        "loss (early stopping, checkpoint); the test fold is never used.",
+    )
+    early_stopping: EarlyStopping | None = Field(
+        default_factory=EarlyStopping,
+        description="Early stopping on the validation loss with the best "
+        "weights restored; null trains for all epochs.",
+    )
+    seed: int = Field(
+        default=1, ge=0, description="Seed of the folds, initial weights and shuffling."
+    )
+
+
+class Folds(Section):
+    """k-fold cross-validation: each fold is the test set of one model."""
+
+    k: int = Field(default=3, ge=2, le=100, description="Number of folds.")
+    train: Literal["all"] | list[Annotated[int, Field(ge=0)]] = Field(
+        default="all",
+        description="Which folds get a model: all, or a list of fold indices "
+        "(0 to k-1).",
+    )
+
+    @model_validator(mode="after")
+    def _folds_in_range(self) -> Folds:
+        if isinstance(self.train, list):
+            outside = [i for i in self.train if i >= self.k]
+            if outside:
+                msg = f"folds {outside} do not exist with k={self.k} (use 0 to {self.k - 1})"
+                raise ValueError(msg)
+            if len(set(self.train)) != len(self.train):
+                msg = f"fold indices repeat: {self.train}"
+                raise ValueError(msg)
+        return self
+
+    @property
+    def trained(self) -> list[int]:
+        """Indices of the folds that get a model."""
+        return list(range(self.k)) if self.train == "all" else sorted(self.train)
+
+
+AxisValues = Annotated[list[Any], Field(min_length=1)]
+
+
+class Sweep(Section):
+    """Hyperparameter points: a grid times paired (zip) axes."""
+
+    grid: dict[str, AxisValues] = Field(
+        default_factory=dict,
+        description="Key path -> values; every combination becomes a point "
+        "(Cartesian product), e.g. network.nodes: [30, 50].",
+    )
+    zip: list[dict[str, AxisValues]] = Field(
+        default_factory=list,
+        description="Groups of key paths whose values vary together: the i-th "
+        "values of all keys in a group form one setting. Each group multiplies "
+        "the grid by its length.",
+    )
+
+    @field_validator("zip", mode="before")
+    @classmethod
+    def _single_group_as_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, dict) else value
+
+    @model_validator(mode="after")
+    def _paired_lengths_match(self) -> Sweep:
+        for index, group in enumerate(self.zip):
+            lengths = {key: len(values) for key, values in group.items()}
+            if len(set(lengths.values())) > 1:
+                shown = ", ".join(f"{key}: {n}" for key, n in lengths.items())
+                msg = f"zip group {index} pairs lists of different lengths ({shown})"
+                raise ValueError(msg)
+        return self
+
+    def axes(self) -> list[str]:
+        """All swept key paths, sorted."""
+        keys = list(self.grid)
+        for group in self.zip:
+            keys.extend(group)
+        return sorted(keys)
+
+
+class Report(Section):
+    """Which plots a run makes."""
+
+    formats: list[Literal["png", "pdf", "svg"]] = Field(
+        default_factory=lambda: ["png", "pdf"],
+        min_length=1,
+        description="File formats of every plot.",
+    )
+    variable_plots: bool = Field(
+        default=True,
+        description="Plot each input variable for signal and background.",
+    )
+
+
+class Output(Section):
+    """Where results go."""
+
+    dir: Path = Field(
+        default=Path("runs"),
+        description="Folder of all runs; results land in <dir>/<study>/<point>/. "
+        "Relative to the study file's folder.",
+    )
+
+
+class Study(Section):
+    """A complete study: data, inputs, network, training and sweep."""
+
+    study: SafeName = Field(
+        description="Name of the study; the folder under output.dir."
+    )
+    point: SafeName | None = Field(
+        default=None,
+        description="Name of this sweep point; written by `twpipe expand`, "
+        "leave it out in hand-written studies.",
+    )
+    data: DataSection
+    variables: list[str] = Field(
+        min_length=1, description="Input variables (columns), in order."
+    )
+    preprocess: Preprocess = Field(default_factory=Preprocess)
+    network: Network = Field(default_factory=Network)
+    optimizer: Optimizer = Field(default_factory=Optimizer)
+    training: Training = Field(default_factory=Training)
+    folds: Folds = Field(default_factory=Folds)
+    sweep: Sweep | None = Field(
+        default=None, description="Hyperparameter sweep; one run when left out."
+    )
+    report: Report = Field(default_factory=Report)
+    output: Output = Field(default_factory=Output)
+
+    @field_validator("variables")
+    @classmethod
+    def _variables_unique(cls, value: list[str]) -> list[str]:
+        repeated = sorted({name for name in value if value.count(name) > 1})
+        if repeated:
+            msg = f"variables repeat: {', '.join(repeated)}"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _event_number_not_an_input(self) -> Study:
+        # Training on the event number would let the network learn the folds.
+        if self.data.event_number and self.data.event_number in self.variables:
+            msg = (
+                f"the event-number column '{self.data.event_number}' is also an "
+                f"input variable; remove it from variables"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def point_name(self) -> str:
+        """The folder name of this point under the study's run folder."""
+        return self.point or "default"
+
+    def signal_samples(self) -> list[str]:
+        """Names of the signal samples, in file order."""
+        return [n for n, s in self.data.samples.items() if s.kind == "signal"]
+
+    def background_samples(self) -> list[str]:
+        """Names of the background samples, in file order."""
+        return [n for n, s in self.data.samples.items() if s.kind == "background"]

@@ -103,11 +103,10 @@ def did_you_mean(found: str, choices: Iterable[str]) -> str | None:
         A hint naming the closest valid choices, or None if none is close.
     """
     candidates = [str(choice) for choice in choices]
-    close = difflib.get_close_matches(str(found), candidates, n=3, cutoff=0.6)
-    if not close:
-        lowered = {c.lower(): c for c in candidates}
-        if str(found).lower() in lowered:
-            close = [lowered[str(found).lower()]]
+    # Compare without case: 'SGD' should find 'sgd', 'eventnumber' 'eventNumber'.
+    lowered = {candidate.lower(): candidate for candidate in candidates}
+    matches = difflib.get_close_matches(str(found).lower(), list(lowered), n=3, cutoff=0.6)
+    close = [lowered[match] for match in matches]
     if not close:
         return None
     quoted = " or ".join(f"'{name}'" for name in close)

@@ -98,7 +98,8 @@ def _problem(
         where = source.locate(path, prefer_key=True)
     elif kind == "missing":
         message = "required key is missing"
-        hint = f"add '{path[-1]}:' under '{'.'.join(map(str, path[:-1])) or 'the top level'}'"
+        parent = ".".join(map(str, path[:-1]))
+        hint = f"add '{path[-1]}:' " + (f"under '{parent}'" if parent else "at the top level")
         where = source.locate(path[:-1], prefer_key=True)
     else:
         expectations = _unique(_expected(item) for item in items)

@@ -14,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -443,23 +444,21 @@ class Study(Section):
 
     @field_validator("variables")
     @classmethod
-    def _variables_unique(cls, value: list[str]) -> list[str]:
+    def _variables_usable(cls, value: list[str], info: ValidationInfo) -> list[str]:
         repeated = sorted({name for name in value if value.count(name) > 1})
         if repeated:
-            msg = f"variables repeat: {', '.join(repeated)}"
+            msg = f"listed more than once: {', '.join(repeated)}"
             raise ValueError(msg)
-        return value
 
-    @model_validator(mode="after")
-    def _event_number_not_an_input(self) -> Study:
         # Training on the event number would let the network learn the folds.
-        if self.data.event_number and self.data.event_number in self.variables:
+        data = info.data.get("data")
+        if data is not None and data.event_number in value:
             msg = (
-                f"the event-number column '{self.data.event_number}' is also an "
-                f"input variable; remove it from variables"
+                f"'{data.event_number}' is the event-number column (data.event_number) "
+                "and cannot also be an input variable"
             )
             raise ValueError(msg)
-        return self
+        return value
 
     @property
     def point_name(self) -> str:

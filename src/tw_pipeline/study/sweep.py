@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -111,11 +112,15 @@ def format_value(value: Any) -> str:
 def _short_names(keys: list[str]) -> dict[str, str]:
     # Use the last segment of each key path, and lengthen only the ones that
     # would otherwise collide (optimizer.learning_rate vs adversary.learning_rate).
-    names: dict[str, str] = {}
-    for depth in range(1, max(len(k.split(".")) for k in keys) + 1):
-        for key in keys:
-            if key not in names or list(names.values()).count(names[key]) > 1:
-                names[key] = ".".join(key.split(".")[-depth:])
+    names = {key: key.split(".")[-1] for key in keys}
+    longest = max((len(key.split(".")) for key in keys), default=1)
+    for depth in range(2, longest + 1):
+        counts = Counter(names.values())
+        clashing = [key for key in keys if counts[names[key]] > 1]
+        if not clashing:
+            break
+        for key in clashing:
+            names[key] = ".".join(key.split(".")[-depth:])
     return names
 
 

@@ -168,10 +168,11 @@ def _syntax_problem(error: yaml.MarkedYAMLError, filename: str) -> Problem:
     message = "YAML syntax error: " + " ".join(
         part for part in (error.context, error.problem) if part
     )
-    return Problem(
-        source=where,
-        message=message,
-        snippet=snippet,
-        hint="check the indentation and that every 'key: value' has a space "
-        "after the colon",
-    )
+    if "'\\t'" in message:
+        hint = "YAML does not allow tabs for indentation; use spaces"
+    else:
+        hint = (
+            "check the indentation and that every 'key: value' has a space "
+            "after the colon"
+        )
+    return Problem(source=where, message=message, snippet=snippet, hint=hint)

@@ -1,0 +1,178 @@
+"""Run one point of a study: every fold, its evaluation and its report.
+
+The order of writes is what makes a run safe to interrupt: the config and
+provenance come first, then each fold's files, then the plots, and the
+metrics file last. A point is finished exactly when its metrics file exists,
+so a run killed at any moment leaves a folder that a rerun recognises as
+unfinished and redoes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tw_pipeline.data.dataset import Dataset
+from tw_pipeline.errors import InvalidStudy, Problem
+from tw_pipeline.run import atomic
+from tw_pipeline.run.layout import PointLayout, point_layout
+from tw_pipeline.run.provenance import now, provenance_record
+from tw_pipeline.study.models import Study
+from tw_pipeline.study.serialize import config_hash, study_to_yaml
+
+__all__ = ["PointTask", "point_state", "record_failure", "run_point"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """One point to run, with what it needs to know about its place in the study.
+
+    Attributes:
+        study: the point's validated study, paths absolute.
+        swept: the swept key paths and this point's values.
+        study_file: the file the point came from (for provenance).
+        label: "point i/N" for progress messages.
+    """
+
+    study: Study
+    swept: dict[str, Any]
+    study_file: Path
+    label: str
+
+
+def point_state(study: Study, *, force: bool = False) -> str:
+    """Tell whether a point must run: "run" or "finished".
+
+    Raises:
+        InvalidStudy: if the point finished with a different configuration;
+            its results would otherwise be silently kept (or lost).
+    """
+    layout = point_layout(study)
+    metrics = layout.finished_metrics()
+    if metrics is None or force:
+        return "run"
+    if metrics.get("config_hash") != config_hash(study):
+        problem = Problem(
+            source=str(layout.root),
+            message=f"point '{study.point_name}' finished earlier with a different "
+            "configuration",
+            hint="rerun it with --force (replaces those results), or set another "
+            "output.dir or study name to keep both",
+        )
+        raise InvalidStudy(problem)
+    return "finished"
+
+
+def run_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> dict[str, Any]:
+    """Train, evaluate and report one point; return its metrics.
+
+    Args:
+        task: the point and its context.
+        dataset: the point's loaded events.
+        data_fingerprint: fingerprint of the input files, for provenance.
+
+    Returns:
+        The metrics written to the point's metrics.json.
+    """
+    # Imported here: these pull in TensorFlow and matplotlib.
+    from tw_pipeline.evaluation.metrics import aggregate_folds
+    from tw_pipeline.report.plots import write_point_plots
+    from tw_pipeline.training.folds import assign_folds
+    from tw_pipeline.training.network import build_model, network_summary
+    from tw_pipeline.training.train import train_fold
+
+    study = task.study
+    layout = point_layout(study)
+    _start_clean(layout)
+    started = now()
+    started_clock = time.perf_counter()
+    digest = config_hash(study)
+
+    # Config and provenance first, so even a failed point says what it was.
+    atomic.write_text(layout.config, study_to_yaml(study))
+    provenance = provenance_record(
+        config_hash=digest,
+        data_fingerprint=data_fingerprint,
+        study_file=str(task.study_file),
+        started=started,
+    )
+    atomic.write_json(layout.provenance, provenance)
+
+    model = build_model(study.network, len(study.variables), study.training.seed)
+    atomic.write_text(layout.network, network_summary(model) + "\n")
+
+    folds = assign_folds(
+        dataset.labels,
+        study.folds.k,
+        study.training.seed,
+        event_number=dataset.event_number,
+    )
+    outcomes = []
+    for fold in study.folds.trained:
+        outcome = train_fold(
+            dataset,
+            fold,
+            folds,
+            study,
+            layout.fold(fold),
+            progress_prefix=f"{task.label} ",
+        )
+        outcomes.append(outcome)
+        test_auc = outcome.metrics["test"]["auc"]
+        log.info(
+            "%s fold %d/%d done: test AUC %s",
+            task.label, fold + 1, study.folds.k, _number(test_auc),
+        )
+
+    write_point_plots(outcomes, dataset, study, layout.plots)
+
+    fold_metrics = [outcome.metrics for outcome in outcomes]
+    metrics = {
+        "study": study.study,
+        "point": study.point_name,
+        "swept": task.swept,
+        "config_hash": digest,
+        "folds": fold_metrics,
+        "aggregate": aggregate_folds(fold_metrics),
+        "seconds": round(time.perf_counter() - started_clock, 1),
+    }
+
+    provenance["finished"] = now()
+    atomic.write_json(layout.provenance, provenance)
+    # Last: from here on the point counts as finished.
+    atomic.write_json(layout.metrics, metrics)
+    return metrics
+
+
+def record_failure(study: Study, error: BaseException, details: str) -> Path:
+    """Write the error of a failed point into its folder and return the path."""
+    layout = point_layout(study)
+    payload = {
+        "point": study.point_name,
+        "error": f"{type(error).__name__}: {error}",
+        "details": details,
+        "time": now(),
+    }
+    atomic.write_json(layout.failed, payload)
+    return layout.failed
+
+
+def _start_clean(layout: PointLayout) -> None:
+    # A folder without a metrics file is the remains of an interrupted or
+    # failed run (or results being replaced with --force): start afresh so
+    # no stale fold or plot is mixed into the new results.
+    if layout.root.exists():
+        log.info("clearing unfinished results in %s", layout.root)
+        shutil.rmtree(layout.root)
+    layout.root.mkdir(parents=True)
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+

@@ -1,0 +1,32 @@
+# twpipe developer and user entry points. `make demo` and `make test` are all a
+# new user needs; both create the virtual environment on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo bench clean
+
+install: $(STAMP)
+
+# Reinstall whenever the declared dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest
+
+demo: install
+	$(BIN)/twpipe toy-data data/toy
+	$(BIN)/twpipe run configs/demo.yaml
+	@echo "Results: runs/tw-demo/ (summary.md ranks the points; each point folder has plots/ and metrics.json)"
+
+bench: install
+	$(BIN)/python bench/bench_load.py
+
+clean:
+	rm -rf $(VENV) runs data/toy .pytest_cache

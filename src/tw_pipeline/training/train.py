@@ -1,0 +1,411 @@
+"""Train and evaluate the model of one fold.
+
+One call of :func:`train_fold` is one model: it trains on all folds but the
+test fold (holding out a validation part of them), keeps the epoch with the
+lowest validation loss, writes the fold's artefacts and scores the training
+and test events with their true weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+# The backend must be chosen before Keras is first imported; a user's own
+# choice in the environment wins.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+
+from tw_pipeline.data.dataset import Dataset  # noqa: E402
+from tw_pipeline.evaluation.metrics import fold_metrics  # noqa: E402
+from tw_pipeline.evaluation.outcome import FoldOutcome, Scored  # noqa: E402
+from tw_pipeline.run import atomic  # noqa: E402
+from tw_pipeline.study.models import Study  # noqa: E402
+from tw_pipeline.training.folds import split_validation  # noqa: E402
+from tw_pipeline.training.network import build_model, build_optimizer  # noqa: E402
+from tw_pipeline.training.preprocess import (  # noqa: E402
+    Scaler,
+    fit_scaler,
+    training_weights,
+)
+
+__all__ = ["HISTORY_COLUMNS", "MODEL_FILE", "SCALER_FILE", "HISTORY_FILE", "train_fold"]
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+SCALER_FILE = "scaler.json"
+HISTORY_FILE = "history.csv"
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy")
+
+# Batches run per call into TensorFlow. Small dense networks spend much of
+# each step in Python and dispatch overhead, which grouping steps lowers; the
+# numbers do not change, as the weights are still updated once per batch.
+_STEPS_PER_EXECUTION = 16
+
+# Events per batch when scoring: inference needs no small batches.
+_PREDICT_BATCH = 16_384
+
+
+def train_fold(
+    dataset: Dataset,
+    fold: int,
+    fold_index_array: np.ndarray,
+    study: Study,
+    fold_dir: Path | str,
+    *,
+    progress_prefix: str = "",
+) -> FoldOutcome:
+    """Train the model of test fold ``fold``, save it and score the events.
+
+    Steps: the events of all other folds are split into a training and a
+    validation part (stratified, ``training.validation_fraction``); the
+    scaler is fitted on the training part; training weights follow the
+    study's negative-weight policy and class balancing; the network trains
+    with binary cross-entropy and those weights, stops early when the
+    validation loss stalls, and the epoch with the lowest validation loss is
+    kept (also without early stopping). Training and test events are then
+    scored, and the metrics use their true weights.
+
+    Randomness (validation split, initial weights, dropout, shuffling) is
+    seeded from ``training.seed`` plus the fold index, so the same study on
+    the same machine gives the same numbers. This also seeds Python's and
+    NumPy's global generators.
+
+    Files written atomically in ``fold_dir``: ``model.keras`` (the kept
+    model), ``scaler.json`` (the scaler plus the weight settings used) and
+    ``history.csv`` (one row per epoch).
+
+    Args:
+        dataset: all events of the study.
+        fold: index of the test fold.
+        fold_index_array: fold of every event (see ``assign_folds``).
+        study: the point's study settings.
+        fold_dir: folder for the fold's files; created if missing.
+        progress_prefix: text put before every progress line, e.g. the point.
+
+    Returns:
+        The history, the scores of training and test events and the metrics
+        (see ``evaluation.metrics.fold_metrics``).
+
+    Raises:
+        ValueError: if ``fold_index_array`` does not fit the dataset or the
+            fold does not exist.
+        InvalidData: if the training part lacks events of a class, or the
+            training weights of a class sum to zero or less.
+    """
+    started = time.perf_counter()
+    fold_dir = Path(fold_dir)
+    k = study.folds.k
+    settings = study.training
+    fold_index_array = np.asarray(fold_index_array)
+    test_rows, train_rows = _fold_rows(dataset, fold, fold_index_array, k)
+
+    # Every random choice of this fold follows from one seed.
+    fold_seed = settings.seed + fold
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(fold_seed)
+
+    fit_rows, val_rows = split_validation(
+        train_rows, dataset.labels[train_rows], settings.validation_fraction, fold_seed
+    )
+    scaler = fit_scaler(
+        study.preprocess.scaler, dataset.features[fit_rows], dataset.variables
+    )
+    fit = _training_arrays(dataset, fit_rows, scaler, study)
+    validation = _training_arrays(dataset, val_rows, scaler, study)
+    log.info(
+        "%sfold %d/%d: training on %d events, validating on %d, testing on %d",
+        progress_prefix,
+        fold + 1,
+        k,
+        fit.events,
+        validation.events,
+        test_rows.size,
+    )
+
+    model = build_model(study.network, len(dataset.variables), fold_seed)
+    steps = math.ceil(fit.events / settings.batch_size)
+    model.compile(
+        optimizer=build_optimizer(study.optimizer),
+        loss=keras.losses.BinaryCrossentropy(),
+        weighted_metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
+        # XLA compilation costs start-up time and brings no gain for small
+        # dense networks on CPU.
+        jit_compile=False,
+        steps_per_execution=max(1, min(_STEPS_PER_EXECUTION, steps)),
+    )
+
+    best = _KeepBest()
+    callbacks: list[keras.callbacks.Callback] = [
+        _EpochProgress(progress_prefix, fold, k, settings.epochs),
+        best,
+        _StopWhenDiverged(progress_prefix, fold, k),
+    ]
+    if settings.early_stopping is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=settings.early_stopping.patience,
+                min_delta=settings.early_stopping.min_delta,
+            )
+        )
+    fitted = model.fit(
+        fit.x,
+        fit.y,
+        sample_weight=fit.weights,
+        validation_data=(validation.x, validation.y, validation.weights),
+        batch_size=settings.batch_size,
+        epochs=settings.epochs,
+        shuffle=True,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    history = _history_frame(fitted.history)
+    if best.restore(model):
+        log.info(
+            "%sfold %d/%d: %d epochs run, keeping epoch %d (val_loss=%.4f)",
+            progress_prefix,
+            fold + 1,
+            k,
+            len(history),
+            best.epoch,
+            best.loss,
+        )
+    else:
+        log.warning(
+            "%sfold %d/%d: no epoch had a finite validation loss; the model "
+            "keeps its last weights",
+            progress_prefix,
+            fold + 1,
+            k,
+        )
+
+    _write_artefacts(fold_dir, model, scaler, history, study, fold)
+
+    train_scored = _score(model, scaler, dataset, train_rows)
+    test_scored = _score(model, scaler, dataset, test_rows)
+    metrics = fold_metrics(
+        fold,
+        train_scored,
+        test_scored,
+        epochs_trained=len(history),
+        best_epoch=best.epoch,
+        seconds=time.perf_counter() - started,
+    )
+    return FoldOutcome(
+        fold=fold,
+        history=history,
+        train=train_scored,
+        test=test_scored,
+        metrics=metrics,
+    )
+
+
+def _fold_rows(
+    dataset: Dataset, fold: int, fold_index_array: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if fold_index_array.shape != (len(dataset),):
+        msg = (
+            f"fold_index_array must hold one fold per event ({len(dataset)}). "
+            f"Got shape {fold_index_array.shape}."
+        )
+        raise ValueError(msg)
+    if not 0 <= fold < k:
+        msg = f"fold must be between 0 and {k - 1}. Got {fold!r} instead."
+        raise ValueError(msg)
+    is_test = fold_index_array == fold
+    if not is_test.any() or is_test.all():
+        msg = f"fold {fold} must hold some but not all events; check the fold indices."
+        raise ValueError(msg)
+    return np.flatnonzero(is_test), np.flatnonzero(~is_test)
+
+
+class _Arrays(NamedTuple):
+    """What Keras trains on: scaled inputs, targets and training weights."""
+
+    x: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def events(self) -> int:
+        return int(self.x.shape[0])
+
+
+def _training_arrays(
+    dataset: Dataset, rows: np.ndarray, scaler: Scaler, study: Study
+) -> _Arrays:
+    # Validation gets the same weight treatment as training, so that the
+    # validation loss early stopping watches is on the same scale as the loss.
+    weights, keep = training_weights(
+        dataset.weights[rows],
+        dataset.labels[rows],
+        study.preprocess.negative_weights,
+        study.preprocess.balance_classes,
+    )
+    rows = rows[keep]
+    x = scaler.transform(dataset.features[rows])
+    y = dataset.labels[rows].astype(np.float32).reshape(-1, 1)
+    return _Arrays(x, y, weights[keep].astype(np.float32))
+
+
+def _score(
+    model: keras.Model, scaler: Scaler, dataset: Dataset, rows: np.ndarray
+) -> Scored:
+    x = scaler.transform(dataset.features[rows])
+
+    # Direct calls in inference mode, chunk by chunk: model.predict would
+    # compile a new graph for every fold's model and input size, which costs
+    # more than it saves for networks this small.
+    scores = np.empty(x.shape[0], dtype=np.float64)
+    for start in range(0, x.shape[0], _PREDICT_BATCH):
+        chunk = x[start : start + _PREDICT_BATCH]
+        output = model(chunk, training=False)
+        scores[start : start + chunk.shape[0]] = keras.ops.convert_to_numpy(
+            output
+        ).reshape(-1)
+    return Scored(
+        scores=scores,
+        labels=dataset.labels[rows],
+        weights=dataset.weights[rows],
+        sample_index=dataset.sample_index[rows],
+    )
+
+
+def _history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
+    epochs = len(history.get("loss", []))
+    frame = pd.DataFrame({"epoch": np.arange(1, epochs + 1)})
+    for column in HISTORY_COLUMNS[1:]:
+        values = history.get(column, [])
+        # Keras leaves out validation numbers when training stops mid-epoch.
+        values = list(values) + [math.nan] * (epochs - len(values))
+        frame[column] = np.asarray(values, dtype=np.float64)
+    return frame
+
+
+def _write_artefacts(
+    fold_dir: Path,
+    model: keras.Model,
+    scaler: Scaler,
+    history: pd.DataFrame,
+    study: Study,
+    fold: int,
+) -> None:
+    fold_dir.mkdir(parents=True, exist_ok=True)
+
+    with atomic.atomic_path(fold_dir / MODEL_FILE) as temporary:
+        model.save(temporary)
+
+    # The scaler's own keys stay at the top level, so Scaler.from_json reads
+    # this file as it is; the rest records how the model was trained.
+    preprocessing: dict[str, Any] = scaler.to_json()
+    preprocessing["training_weights"] = {
+        "negative_weights": study.preprocess.negative_weights,
+        "balance_classes": study.preprocess.balance_classes,
+        "mean_weight": 1.0,
+    }
+    preprocessing["fold"] = fold
+    preprocessing["k"] = study.folds.k
+    atomic.write_json(fold_dir / SCALER_FILE, preprocessing)
+
+    atomic.write_text(
+        fold_dir / HISTORY_FILE, history.to_csv(index=False, float_format="%.6g")
+    )
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    """Log one line per epoch: fold, epoch, losses and the epoch's time."""
+
+    def __init__(self, prefix: str, fold: int, k: int, epochs: int) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._fold = fold
+        self._k = k
+        self._epochs = epochs
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        log.info(
+            "%sfold %d/%d epoch %d/%d loss=%.4f val_loss=%.4f (%.1fs)",
+            self._prefix,
+            self._fold + 1,
+            self._k,
+            epoch + 1,
+            self._epochs,
+            logs.get("loss", math.nan),
+            logs.get("val_loss", math.nan),
+            time.perf_counter() - self._started,
+        )
+
+
+class _KeepBest(keras.callbacks.Callback):
+    """Remember the weights of the epoch with the lowest validation loss.
+
+    Kept in memory and restored after training, so the saved model is the
+    best one whether or not early stopping ended the training.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: int | None = None
+        self.loss = math.inf
+        self._weights: list[np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("val_loss", math.nan)
+        if math.isfinite(loss) and loss < self.loss:
+            self.loss = float(loss)
+            self.epoch = epoch + 1
+            self._weights = self.model.get_weights()
+
+    def restore(self, model: keras.Model) -> bool:
+        """Put the remembered weights back into ``model``.
+
+        Returns:
+            False, leaving ``model`` as it is, if no epoch had a finite
+            validation loss.
+        """
+        if self._weights is None:
+            return False
+        model.set_weights(self._weights)
+        return True
+
+
+class _StopWhenDiverged(keras.callbacks.Callback):
+    """Stop training once the loss is no longer a finite number.
+
+    Keras' own TerminateOnNaN prints to stdout, which is kept for results.
+    """
+
+    def __init__(self, prefix: str, fold: int, k: int) -> None:
+        super().__init__()
+        self._prefix = prefix
+        self._fold = fold
+        self._k = k
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss", math.nan)
+        if not math.isfinite(loss):
+            log.warning(
+                "%sfold %d/%d: the training loss is %s in epoch %d; stopping "
+                "(a smaller optimizer.learning_rate usually helps)",
+                self._prefix,
+                self._fold + 1,
+                self._k,
+                loss,
+                epoch + 1,
+            )
+            self.model.stop_training = True

@@ -12,19 +12,20 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tw_pipeline.data.dataset import Dataset
-from tw_pipeline.errors import InvalidStudy, Problem
+from tw_pipeline.errors import BadInputError, InvalidStudy, Problem
 from tw_pipeline.run import atomic
 from tw_pipeline.run.layout import PointLayout, point_layout
 from tw_pipeline.run.provenance import now, provenance_record
 from tw_pipeline.study.models import Study
 from tw_pipeline.study.serialize import config_hash, study_to_yaml
 
-__all__ = ["PointTask", "point_state", "record_failure", "run_point"]
+__all__ = ["PointTask", "execute_point", "point_state", "record_failure", "run_point"]
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +149,29 @@ def run_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> dict[
     # Last: from here on the point counts as finished.
     atomic.write_json(layout.metrics, metrics)
     return metrics
+
+
+def execute_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> str | None:
+    """Run a point and contain its failure.
+
+    Returns:
+        None if the point finished, else a one-line description of the error,
+        which is also recorded in the point's failed.json.
+    """
+    try:
+        run_point(task, dataset, data_fingerprint)
+    except BadInputError as error:
+        path = record_failure(task.study, error, error.format())
+        log.error("%s failed: %s", task.label, error.format())
+        return f"{error.problems[0].message} (see {path})"
+    except Exception as error:  # noqa: BLE001 - one point must not stop the rest
+        details = traceback.format_exc()
+        path = record_failure(task.study, error, details)
+        log.error("%s failed: %s: %s (details in %s)", task.label,
+                  type(error).__name__, error, path)
+        log.debug("%s", details)
+        return f"{type(error).__name__}: {error} (see {path})"
+    return None
 
 
 def record_failure(study: Study, error: BaseException, details: str) -> Path:

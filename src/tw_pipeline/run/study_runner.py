@@ -7,14 +7,12 @@ the others; the caller learns which points failed from the result.
 from __future__ import annotations
 
 import logging
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tw_pipeline.errors import BadInputError, InvalidStudy, Problem
 from tw_pipeline.run.datacache import data_key, load_for_points
 from tw_pipeline.run.layout import study_dir
-from tw_pipeline.run.point_runner import PointTask, point_state, record_failure, run_point
+from tw_pipeline.run.point_runner import PointTask, execute_point, point_state
 from tw_pipeline.study.loading import StudyFile
 
 __all__ = ["StudyRunResult", "run_study"]
@@ -53,26 +51,17 @@ def run_study(
     Args:
         study_file: the loaded study.
         only: name of the single point to run.
-        jobs: number of points to run at once; only 1 is supported so far.
+        jobs: number of points to run at once, in separate processes.
         force: rerun points that have already finished.
 
     Returns:
         What ran, what was skipped, what failed, and the summary table.
 
     Raises:
-        InvalidStudy: for an unknown point name or more than one job.
+        InvalidStudy: for an unknown point name, or a finished point whose
+            configuration changed.
         InvalidData: if the data cannot be loaded.
     """
-    if jobs != 1:
-        problem = Problem(
-            source="--jobs",
-            message=f"found {jobs}; running points in parallel is not available "
-            "yet, expected 1",
-            hint="run points side by side with `twpipe expand` and one "
-            "`twpipe run POINT.yaml` per point",
-        )
-        raise InvalidStudy(problem)
-
     selected = [study_file.point(only)] if only else list(study_file.points)
     result = StudyRunResult(study_dir=study_dir(selected[0][1]))
     total = len(study_file.points)
@@ -86,6 +75,8 @@ def run_study(
         else:
             pending.append((point, study))
 
+    datasets: dict = {}
+    fingerprints: dict[str, str] = {}
     if pending:
         log.info(
             "study '%s': %d point(s) to run, %d already finished",
@@ -94,6 +85,7 @@ def run_study(
         datasets = load_for_points(pending)
         fingerprints = _fingerprints(pending)
 
+    tasks = []
     for point, study in pending:
         label = f"point {position[point.name]}/{total}"
         if point.name != "default":
@@ -101,24 +93,48 @@ def run_study(
         task = PointTask(
             study=study, swept=point.overrides, study_file=study_file.path, label=label
         )
-        key = data_key(study)
-        try:
-            run_point(task, datasets[key], fingerprints[key])
-        except BadInputError as error:
-            record_failure(study, error, error.format())
-            log.error("%s failed: %s", label, error.format())
-            result.failed.append(point.name)
-        except Exception as error:  # noqa: BLE001 - one point must not stop the rest
-            details = traceback.format_exc()
-            path = record_failure(study, error, details)
-            log.error("%s failed: %s (details in %s)", label, error, path)
-            log.debug("%s", details)
-            result.failed.append(point.name)
-        else:
-            result.ran.append(point.name)
+        tasks.append(task)
+
+    if jobs > 1 and len(tasks) > 1:
+        errors = _run_parallel(tasks, datasets, fingerprints, result.study_dir, jobs)
+    else:
+        errors = {}
+        for task in tasks:
+            key = data_key(task.study)
+            errors[task.study.point_name] = execute_point(
+                task, datasets[key], fingerprints[key]
+            )
+
+    for task in tasks:
+        name = task.study.point_name
+        (result.failed if errors.get(name) else result.ran).append(name)
 
     result.table = _summarise(result.study_dir)
     return result
+
+
+def _run_parallel(
+    tasks: list[PointTask],
+    datasets: dict,
+    fingerprints: dict[str, str],
+    folder: Path,
+    jobs: int,
+) -> dict[str, str | None]:
+    from tw_pipeline.run.datastore import save_dataset
+    from tw_pipeline.run.parallel import remove_store, run_parallel
+
+    # One store per distinct data configuration, shared by its points.
+    stores: dict[str, Path] = {}
+    for number, key in enumerate(datasets):
+        stores[key] = save_dataset(datasets[key], folder / ".data-store" / str(number))
+    try:
+        work = [
+            (task, stores[data_key(task.study)], fingerprints[data_key(task.study)])
+            for task in tasks
+        ]
+        return run_parallel(work, jobs=min(jobs, len(tasks)))
+    finally:
+        remove_store(folder / ".data-store")
 
 
 def _fingerprints(points: list) -> dict[str, str]:

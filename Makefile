@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench docs clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/bench_load.py
+
+# The study-file reference is generated from the models; a test checks it.
+docs: install
+	$(BIN)/twpipe schema --format markdown > docs/study-file.md
 
 clean:
 	rm -rf $(VENV) runs data/toy .pytest_cache

@@ -128,8 +128,32 @@ def expand(
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="json: JSON Schema for editors (default); markdown: the "
+            "study-file reference as in docs/study-file.md.",
+            metavar="json|markdown",
+        ),
+    ] = "json",
+) -> None:
     """Print the JSON Schema of the study file (for editor completion)."""
+    if output_format == "markdown":
+        from tw_pipeline.study.reference import study_reference
+
+        typer.echo(study_reference(), nl=False)
+        return
+    if output_format != "json":
+        from tw_pipeline.errors import InvalidStudy, Problem
+
+        problem = Problem(
+            source="--format",
+            message=f"found {output_format!r}; expected 'json' or 'markdown'",
+        )
+        raise InvalidStudy(problem)
+
     from tw_pipeline.study.schema import study_schema
 
     typer.echo(json.dumps(study_schema(), indent=2))

@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
+from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.run.point_runner import PointTask, execute_point
+from tw_pipeline.training.fold_inputs import FoldInputCache
 
 __all__ = ["remove_store", "run_parallel", "threads_per_job"]
 
@@ -113,7 +115,15 @@ def _start_worker(level: int, threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
+# Per worker process: the dataset of each store it has opened, and the folds
+# prepared on it, so a worker running several points prepares each fold once.
+_opened: dict[str, tuple[Dataset, FoldInputCache]] = {}
+
+
 def _run_task(task: PointTask, folder: str, fingerprint: str) -> str | None:
     from tw_pipeline.run.datastore import open_dataset
 
-    return execute_point(task, open_dataset(Path(folder)), fingerprint)
+    if folder not in _opened:
+        _opened[folder] = (open_dataset(Path(folder)), FoldInputCache())
+    dataset, cache = _opened[folder]
+    return execute_point(task, dataset, fingerprint, cache)

@@ -24,6 +24,7 @@ from tw_pipeline.run.layout import PointLayout, point_layout
 from tw_pipeline.run.provenance import now, provenance_record
 from tw_pipeline.study.models import Study
 from tw_pipeline.study.serialize import config_hash, study_to_yaml
+from tw_pipeline.training.fold_inputs import FoldInputCache
 
 __all__ = ["PointTask", "execute_point", "point_state", "record_failure", "run_point"]
 
@@ -70,13 +71,19 @@ def point_state(study: Study, *, force: bool = False) -> str:
     return "finished"
 
 
-def run_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> dict[str, Any]:
+def run_point(
+    task: PointTask,
+    dataset: Dataset,
+    data_fingerprint: str,
+    cache: FoldInputCache | None = None,
+) -> dict[str, Any]:
     """Train, evaluate and report one point; return its metrics.
 
     Args:
         task: the point and its context.
         dataset: the point's loaded events.
         data_fingerprint: fingerprint of the input files, for provenance.
+        cache: folds prepared by earlier points on the same dataset.
 
     Returns:
         The metrics written to the point's metrics.json.
@@ -123,6 +130,7 @@ def run_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> dict[
             study,
             layout.fold(fold),
             progress_prefix=f"{task.label} ",
+            cache=cache,
         )
         outcomes.append(outcome)
         test_auc = outcome.metrics["test"]["auc"]
@@ -151,7 +159,12 @@ def run_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> dict[
     return metrics
 
 
-def execute_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> str | None:
+def execute_point(
+    task: PointTask,
+    dataset: Dataset,
+    data_fingerprint: str,
+    cache: FoldInputCache | None = None,
+) -> str | None:
     """Run a point and contain its failure.
 
     Returns:
@@ -159,7 +172,7 @@ def execute_point(task: PointTask, dataset: Dataset, data_fingerprint: str) -> s
         which is also recorded in the point's failed.json.
     """
     try:
-        run_point(task, dataset, data_fingerprint)
+        run_point(task, dataset, data_fingerprint, cache)
     except BadInputError as error:
         path = record_failure(task.study, error, error.format())
         log.error("%s failed: %s", task.label, error.format())

@@ -14,6 +14,7 @@ from tw_pipeline.run.datacache import data_key, load_for_points
 from tw_pipeline.run.layout import study_dir
 from tw_pipeline.run.point_runner import PointTask, execute_point, point_state
 from tw_pipeline.study.loading import StudyFile
+from tw_pipeline.training.fold_inputs import FoldInputCache
 
 __all__ = ["StudyRunResult", "run_study"]
 
@@ -98,11 +99,13 @@ def run_study(
     if jobs > 1 and len(tasks) > 1:
         errors = _run_parallel(tasks, datasets, fingerprints, result.study_dir, jobs)
     else:
+        # Points on the same data share their fold preparation.
+        caches = {key: FoldInputCache() for key in datasets}
         errors = {}
         for task in tasks:
             key = data_key(task.study)
             errors[task.study.point_name] = execute_point(
-                task, datasets[key], fingerprints[key]
+                task, datasets[key], fingerprints[key], caches[key]
             )
 
     for task in tasks:

@@ -29,13 +29,12 @@ from tw_pipeline.evaluation.metrics import fold_metrics  # noqa: E402
 from tw_pipeline.evaluation.outcome import FoldOutcome, Scored  # noqa: E402
 from tw_pipeline.run import atomic  # noqa: E402
 from tw_pipeline.study.models import Study  # noqa: E402
-from tw_pipeline.training.folds import split_validation  # noqa: E402
-from tw_pipeline.training.network import build_model, build_optimizer  # noqa: E402
-from tw_pipeline.training.preprocess import (  # noqa: E402
-    Scaler,
-    fit_scaler,
-    training_weights,
+from tw_pipeline.training.fold_inputs import (  # noqa: E402
+    FoldInputCache,
+    prepare_fold,
 )
+from tw_pipeline.training.network import build_model, build_optimizer  # noqa: E402
+from tw_pipeline.training.preprocess import Scaler  # noqa: E402
 
 __all__ = ["HISTORY_COLUMNS", "MODEL_FILE", "SCALER_FILE", "HISTORY_FILE", "train_fold"]
 
@@ -44,7 +43,8 @@ log = logging.getLogger(__name__)
 MODEL_FILE = "model.keras"
 SCALER_FILE = "scaler.json"
 HISTORY_FILE = "history.csv"
-HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy")
+# One row per epoch; "seconds" is the epoch's wall time, validation included.
+HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds")
 
 # Batches run per call into TensorFlow. Small dense networks spend much of
 # each step in Python and dispatch overhead, which grouping steps lowers; the
@@ -63,6 +63,7 @@ def train_fold(
     fold_dir: Path | str,
     *,
     progress_prefix: str = "",
+    cache: FoldInputCache | None = None,
 ) -> FoldOutcome:
     """Train the model of test fold ``fold``, save it and score the events.
 
@@ -91,6 +92,8 @@ def train_fold(
         study: the point's study settings.
         fold_dir: folder for the fold's files; created if missing.
         progress_prefix: text put before every progress line, e.g. the point.
+        cache: prepared folds shared with other points of the sweep; the fold
+            is prepared afresh when None.
 
     Returns:
         The history, the scores of training and test events and the metrics
@@ -114,14 +117,15 @@ def train_fold(
     keras.backend.clear_session()
     keras.utils.set_random_seed(fold_seed)
 
-    fit_rows, val_rows = split_validation(
-        train_rows, dataset.labels[train_rows], settings.validation_fraction, fold_seed
+    if cache is None:
+        inputs = prepare_fold(dataset, fold, train_rows, study)
+    else:
+        inputs = cache.get(dataset, fold, train_rows, study)
+    scaler = inputs.scaler
+    fit = _Arrays(inputs.x(dataset, "fit"), inputs.y(dataset, "fit"), inputs.fit_weights)
+    validation = _Arrays(
+        inputs.x(dataset, "val"), inputs.y(dataset, "val"), inputs.val_weights
     )
-    scaler = fit_scaler(
-        study.preprocess.scaler, dataset.features[fit_rows], dataset.variables
-    )
-    fit = _training_arrays(dataset, fit_rows, scaler, study)
-    validation = _training_arrays(dataset, val_rows, scaler, study)
     log.info(
         "%sfold %d/%d: training on %d events, validating on %d, testing on %d",
         progress_prefix,
@@ -145,8 +149,9 @@ def train_fold(
     )
 
     best = _KeepBest()
+    progress = _EpochProgress(progress_prefix, fold, k, settings.epochs)
     callbacks: list[keras.callbacks.Callback] = [
-        _EpochProgress(progress_prefix, fold, k, settings.epochs),
+        progress,
         best,
         _StopWhenDiverged(progress_prefix, fold, k),
     ]
@@ -169,7 +174,7 @@ def train_fold(
         callbacks=callbacks,
         verbose=0,
     )
-    history = _history_frame(fitted.history)
+    history = _history_frame(fitted.history, progress.seconds)
     if best.restore(model):
         log.info(
             "%sfold %d/%d: %d epochs run, keeping epoch %d (val_loss=%.4f)",
@@ -241,23 +246,6 @@ class _Arrays(NamedTuple):
         return int(self.x.shape[0])
 
 
-def _training_arrays(
-    dataset: Dataset, rows: np.ndarray, scaler: Scaler, study: Study
-) -> _Arrays:
-    # Validation gets the same weight treatment as training, so that the
-    # validation loss early stopping watches is on the same scale as the loss.
-    weights, keep = training_weights(
-        dataset.weights[rows],
-        dataset.labels[rows],
-        study.preprocess.negative_weights,
-        study.preprocess.balance_classes,
-    )
-    rows = rows[keep]
-    x = scaler.transform(dataset.features[rows])
-    y = dataset.labels[rows].astype(np.float32).reshape(-1, 1)
-    return _Arrays(x, y, weights[keep].astype(np.float32))
-
-
 def _score(
     model: keras.Model, scaler: Scaler, dataset: Dataset, rows: np.ndarray
 ) -> Scored:
@@ -281,11 +269,13 @@ def _score(
     )
 
 
-def _history_frame(history: dict[str, list[float]]) -> pd.DataFrame:
+def _history_frame(
+    history: dict[str, list[float]], seconds: list[float]
+) -> pd.DataFrame:
     epochs = len(history.get("loss", []))
     frame = pd.DataFrame({"epoch": np.arange(1, epochs + 1)})
     for column in HISTORY_COLUMNS[1:]:
-        values = history.get(column, [])
+        values = seconds if column == "seconds" else history.get(column, [])
         # Keras leaves out validation numbers when training stops mid-epoch.
         values = list(values) + [math.nan] * (epochs - len(values))
         frame[column] = np.asarray(values, dtype=np.float64)
@@ -332,12 +322,14 @@ class _EpochProgress(keras.callbacks.Callback):
         self._k = k
         self._epochs = epochs
         self._started = 0.0
+        self.seconds: list[float] = []
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
+        self.seconds.append(time.perf_counter() - self._started)
         log.info(
             "%sfold %d/%d epoch %d/%d loss=%.4f val_loss=%.4f (%.1fs)",
             self._prefix,
@@ -347,7 +339,7 @@ class _EpochProgress(keras.callbacks.Callback):
             self._epochs,
             logs.get("loss", math.nan),
             logs.get("val_loss", math.nan),
-            time.perf_counter() - self._started,
+            self.seconds[-1],
         )
 
 

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from peak_memory import reset_peak, rss_status
 
 VARIABLES = [f"var{i:02d}" for i in range(14)]
 WEIGHT = "weight"
@@ -215,29 +216,12 @@ def _probe_memory(kind: str, path: Path) -> dict[str, int]:
 
     _study(path)
     gc.collect()
-    _reset_peak()
-    before = _status("VmRSS")
+    reset_peak()
+    before = rss_status("VmRSS")
     result = _load(path) if kind == "load" else _direct_read(kind, path)
-    peak = _status("VmHWM")
+    peak = rss_status("VmHWM")
     del result
     return {"peak_growth": peak - before}
-
-
-def _reset_peak() -> None:
-    """Reset the kernel's peak-RSS mark (Linux), so VmHWM counts from now."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _status(field: str) -> int:
-    """A memory field of /proc/self/status, in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    message = f"{field} not in /proc/self/status; this benchmark needs Linux"
-    raise RuntimeError(message)
 
 
 if __name__ == "__main__":

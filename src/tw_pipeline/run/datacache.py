@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
 
 from tw_pipeline.data.dataset import Dataset
@@ -43,7 +44,14 @@ def load_for_points(points: Sequence[tuple[Point, Study]]) -> dict[str, Dataset]
     for _, study in points:
         key = data_key(study)
         if key not in datasets:
+            started = time.perf_counter()
             datasets[key] = load_dataset(study)
+            log.info(
+                "%d events of %d samples loaded in %.2fs",
+                len(datasets[key]),
+                len(study.data.samples),
+                time.perf_counter() - started,
+            )
     if len(datasets) > 1:
         log.info("%d distinct data configurations loaded", len(datasets))
     return datasets

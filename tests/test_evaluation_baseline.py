@@ -11,12 +11,19 @@ from tw_pipeline.study.models import Study
 
 
 def make_study(**evaluation) -> Study:
-    return Study.model_validate({
-        "study": "s", "variables": ["a", "b"],
-        "data": {"samples": {"tW": {"class": "signal", "files": ["t.h5"]},
-                             "tt": {"class": "background", "files": ["b.h5"]}}},
-        "evaluation": evaluation,
-    })
+    return Study.model_validate(
+        {
+            "study": "s",
+            "variables": ["a", "b"],
+            "data": {
+                "samples": {
+                    "tW": {"class": "signal", "files": ["t.h5"]},
+                    "tt": {"class": "background", "files": ["b.h5"]},
+                }
+            },
+            "evaluation": evaluation,
+        }
+    )
 
 
 def make_dataset(rng, n: int, shift: float) -> Dataset:
@@ -24,8 +31,15 @@ def make_dataset(rng, n: int, shift: float) -> Dataset:
     features = rng.normal(size=(n, 2)).astype(np.float32)
     features[:, 0] += shift * labels
     weights = rng.lognormal(0, 0.2, n)
-    return Dataset(features, labels, weights, labels.astype(np.int16), None,
-                   ("a", "b"), ("tW", "tt"))
+    return Dataset(
+        features,
+        labels,
+        weights,
+        labels.astype(np.int16),
+        None,
+        ("a", "b"),
+        ("tW", "tt"),
+    )
 
 
 def test_separable_classes_give_a_test_auc_of_one():

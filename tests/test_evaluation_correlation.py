@@ -30,7 +30,9 @@ def test_real_weights_equal_numpy_weighted_covariance():
     scale = np.sqrt(np.diag(covariance))
 
     np.testing.assert_allclose(
-        weighted_correlation(x, weights), covariance / np.outer(scale, scale), atol=1e-12
+        weighted_correlation(x, weights),
+        covariance / np.outer(scale, scale),
+        atol=1e-12,
     )
 
 

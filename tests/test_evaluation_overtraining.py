@@ -49,8 +49,12 @@ def test_integer_weights_act_as_repeated_events():
 def test_identical_distributions_give_p_values_that_are_not_small():
     rng = np.random.default_rng(4)
     pvalues = [
-        weighted_ks_test(rng.beta(2, 3, 2000), rng.beta(2, 3, 1500),
-                         rng.lognormal(0, 0.3, 2000), rng.lognormal(0, 0.3, 1500)).pvalue
+        weighted_ks_test(
+            rng.beta(2, 3, 2000),
+            rng.beta(2, 3, 1500),
+            rng.lognormal(0, 0.3, 2000),
+            rng.lognormal(0, 0.3, 1500),
+        ).pvalue
         for _ in range(20)
     ]
     # Under the null hypothesis p-values are uniform: few small ones.
@@ -93,6 +97,10 @@ def test_overtraining_check_tests_each_class_and_tolerates_a_missing_one():
 
     assert result["signal"]["ks_pvalue"] < 1e-6
     assert result["background"]["ks_pvalue"] > 0.001
-    no_signal = Scored(scores[labels == 0], labels[labels == 0], np.ones(int((labels == 0).sum())),
-                       labels[labels == 0])
+    no_signal = Scored(
+        scores[labels == 0],
+        labels[labels == 0],
+        np.ones(int((labels == 0).sum())),
+        labels[labels == 0],
+    )
     assert overtraining_check(no_signal, test)["signal"] is None

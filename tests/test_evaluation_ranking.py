@@ -16,8 +16,8 @@ from tw_pipeline.evaluation.ranking import (
 def events(rng, n=3000):
     labels = (rng.random(n) < 0.5).astype(np.int8)
     x = rng.normal(size=(n, 3))
-    x[:, 0] += 1.5 * labels        # strongly separating
-    x[:, 1] += 0.4 * labels        # weakly separating
+    x[:, 0] += 1.5 * labels  # strongly separating
+    x[:, 1] += 0.4 * labels  # weakly separating
     return x, labels, rng.lognormal(0, 0.3, n)
 
 
@@ -36,7 +36,9 @@ def test_a_variable_the_scorer_ignores_has_no_importance():
     def scorer(features):  # uses only the first two variables
         return 1 / (1 + np.exp(-(features[:, 0] + 0.3 * features[:, 1])))
 
-    reference, drops = permutation_importance(scorer, x, labels, weights, repeats=3, seed=1)
+    reference, drops = permutation_importance(
+        scorer, x, labels, weights, repeats=3, seed=1
+    )
 
     assert reference == pytest.approx(weighted_auc(labels, scorer(x), weights))
     assert drops[2] == 0.0
@@ -57,6 +59,9 @@ def test_permutation_leaves_the_input_untouched():
 def test_importances_combine_to_mean_and_sample_spread():
     ranking = combine_importances([[0.1, 0.0], [0.3, 0.02]], ["a", "b"])
 
-    assert ranking[0] == {"variable": "a", "mean": pytest.approx(0.2),
-                          "std": pytest.approx(np.std([0.1, 0.3], ddof=1))}
+    assert ranking[0] == {
+        "variable": "a",
+        "mean": pytest.approx(0.2),
+        "std": pytest.approx(np.std([0.1, 0.3], ddof=1)),
+    }
     assert ranking[1]["variable"] == "b"

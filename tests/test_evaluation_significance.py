@@ -32,7 +32,9 @@ def test_bins_combine_in_quadrature_and_empty_background_bins_are_counted():
     z1, _ = asimov_significance(np.array([5.0]), np.array([20.0]))
     z2, _ = asimov_significance(np.array([3.0]), np.array([50.0]))
 
-    combined, skipped = asimov_significance(np.array([5.0, 3.0, 1.0]), np.array([20.0, 50.0, 0.0]))
+    combined, skipped = asimov_significance(
+        np.array([5.0, 3.0, 1.0]), np.array([20.0, 50.0, 0.0])
+    )
 
     assert combined == pytest.approx(np.hypot(z1, z2))
     assert skipped == 1

@@ -22,8 +22,10 @@ def scored(rng, n=600, shift=1.0, negative=0.0):
 def efficiencies(events, cut):
     passed = events.scores >= cut
     sig, bkg = events.labels == 1, events.labels == 0
-    return (events.weights[passed & sig].sum() / events.weights[sig].sum(),
-            events.weights[passed & bkg].sum() / events.weights[bkg].sum())
+    return (
+        events.weights[passed & sig].sum() / events.weights[sig].sum(),
+        events.weights[passed & bkg].sum() / events.weights[bkg].sum(),
+    )
 
 
 @pytest.mark.parametrize("negative", [0.0, 0.05])
@@ -39,11 +41,15 @@ def test_working_points_are_the_best_cuts_found_by_brute_force(negative):
         expected = max(effs[allowed, 0].max(initial=0.0), 0.0)
         assert entry["value"] == pytest.approx(expected)
         if entry["cut"] is not None:
-            assert efficiencies(events, entry["cut"])[0] == pytest.approx(entry["value"])
+            assert efficiencies(events, entry["cut"])[0] == pytest.approx(
+                entry["value"]
+            )
     for target, entry in result["background_rejection"].items():
         allowed = effs[:, 0] >= float(target) - 1e-9
         assert entry["value"] == pytest.approx(1 - effs[allowed, 1].min())
-        assert 1 - efficiencies(events, entry["cut"])[1] == pytest.approx(entry["value"])
+        assert 1 - efficiencies(events, entry["cut"])[1] == pytest.approx(
+            entry["value"]
+        )
 
 
 def test_fully_separated_classes_reach_every_working_point():
@@ -94,11 +100,18 @@ def test_cut_scan_matches_direct_sums_for_the_yields():
 def test_yields_default_to_the_sums_of_weights():
     from tw_pipeline.study.models import Study
 
-    study = Study.model_validate({
-        "study": "s", "variables": ["x"],
-        "data": {"samples": {"a": {"class": "signal", "files": ["a.h5"]},
-                             "b": {"class": "background", "files": ["b.h5"]}}},
-    })
+    study = Study.model_validate(
+        {
+            "study": "s",
+            "variables": ["x"],
+            "data": {
+                "samples": {
+                    "a": {"class": "signal", "files": ["a.h5"]},
+                    "b": {"class": "background", "files": ["b.h5"]},
+                }
+            },
+        }
+    )
     labels = np.array([1, 1, 0])
     yields = EventYields.for_study(study, labels, np.array([0.5, 1.5, 7.0]))
 

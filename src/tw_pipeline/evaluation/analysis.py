@@ -105,7 +105,9 @@ def evaluate_point(
             )
 
         if settings.permutation_repeats:
-            drops = _fold_importance(outcome, dataset, fold_index_array, study, point_dir)
+            drops = _fold_importance(
+                outcome, dataset, fold_index_array, study, point_dir
+            )
             if drops is not None:
                 importances.append(drops)
                 extra["permutation_importance"] = dict(
@@ -147,7 +149,9 @@ def input_summary(dataset: Dataset) -> dict[str, Any]:
     for name, label in (("signal", 1), ("background", 0)):
         chosen = dataset.labels == label
         try:
-            matrix = weighted_correlation(dataset.features[chosen], dataset.weights[chosen])
+            matrix = weighted_correlation(
+                dataset.features[chosen], dataset.weights[chosen]
+            )
             correlation[name] = [[_finite(v) for v in row] for row in matrix]
         except ValueError as error:
             log.warning("no %s correlation matrix: %s", name, error)
@@ -230,8 +234,12 @@ def _response_numbers(
     if not np.all(np.isfinite(test.scores)):
         # A diverged network: the other numbers would be meaningless.
         log.warning("fold %d: scores are not finite; no working points", outcome.fold)
-        extra.update(working_points=None, separation=None, asimov_significance=None,
-                     best_cut=None)
+        extra.update(
+            working_points=None,
+            separation=None,
+            asimov_significance=None,
+            best_cut=None,
+        )
         return extra
     extra["working_points"] = working_points(test)
     try:
@@ -283,7 +291,9 @@ def _warn_if_overtrained(fold: int, overtraining: dict[str, Any]) -> None:
                 "fold %d: the %s response differs between training and test events "
                 "(KS p-value %.3g); the network may be overtrained (more events, "
                 "dropout, l2 or earlier stopping usually help)",
-                fold, name, result["ks_pvalue"],
+                fold,
+                name,
+                result["ks_pvalue"],
             )
 
 

@@ -87,7 +87,9 @@ def train_baseline(
     threads = 1 if fit_rows.size < _SINGLE_THREAD_EVENTS else None
     with threadpool_limits(limits=threads, user_api="openmp"):
         model.fit(
-            dataset.features[fit_rows], dataset.labels[fit_rows], sample_weight=weights[keep]
+            dataset.features[fit_rows],
+            dataset.labels[fit_rows],
+            sample_weight=weights[keep],
         )
 
     def scored(rows: np.ndarray) -> Scored:

@@ -29,7 +29,10 @@ def weighted_correlation(features: np.ndarray, weights: np.ndarray) -> np.ndarra
     x = np.asarray(features, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if x.ndim != 2 or x.shape[0] != w.size:
-        msg = f"need events times variables and one weight per event. Got {x.shape} and {w.size}."
+        msg = (
+            "need events times variables and one weight per event. "
+            f"Got {x.shape} and {w.size}."
+        )
         raise ValueError(msg)
     total = float(np.sum(w))
     if not total > 0:

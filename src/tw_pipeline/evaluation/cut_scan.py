@@ -50,10 +50,24 @@ class CutScan:
 
     def to_csv(self) -> str:
         """The scan as CSV text, one row per cut; empty cells for NaN."""
-        columns = ("cut", "signal_efficiency", "background_efficiency", "signal",
-                   "background", "purity", "significance")
-        arrays = (self.cuts, self.signal_efficiency, self.background_efficiency,
-                  self.signal, self.background, self.purity, self.significance)
+        columns = (
+            "cut",
+            "signal_efficiency",
+            "background_efficiency",
+            "signal",
+            "background",
+            "purity",
+            "significance",
+        )
+        arrays = (
+            self.cuts,
+            self.signal_efficiency,
+            self.background_efficiency,
+            self.signal,
+            self.background,
+            self.purity,
+            self.significance,
+        )
         lines = [",".join(columns)]
         for row in zip(*arrays, strict=True):
             lines.append(",".join("" if np.isnan(v) else f"{v:.6g}" for v in row))

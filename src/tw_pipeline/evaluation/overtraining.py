@@ -158,15 +158,16 @@ def _sample(
         msg = f"the {which} sample is empty."
         raise ValueError(msg)
     if weights.size != values.size:
-        msg = (
-            f"the {which} sample has {values.size} values but {weights.size} weights."
-        )
+        msg = f"the {which} sample has {values.size} values but {weights.size} weights."
         raise ValueError(msg)
     if not np.all(np.isfinite(values)) or not np.all(np.isfinite(weights)):
         msg = f"the {which} sample holds values or weights that are not finite."
         raise ValueError(msg)
     total = float(np.sum(weights))
     if not total > 0:
-        msg = f"the weights of the {which} sample must sum to more than zero. Got {total:.6g}."
+        msg = (
+            f"the weights of the {which} sample must sum to more than zero. "
+            f"Got {total:.6g}."
+        )
         raise ValueError(msg)
     return values, weights

@@ -110,9 +110,13 @@ def combine_importances(
         One ``{"variable", "mean", "std"}`` per variable; the spread is the
         sample standard deviation over folds, 0 for a single fold.
     """
-    drops = np.asarray(per_fold, dtype=np.float64).reshape(len(per_fold), len(variables))
+    drops = np.asarray(per_fold, dtype=np.float64).reshape(
+        len(per_fold), len(variables)
+    )
     means = drops.mean(axis=0)
-    spreads = drops.std(axis=0, ddof=1) if len(per_fold) > 1 else np.zeros(len(variables))
+    spreads = (
+        drops.std(axis=0, ddof=1) if len(per_fold) > 1 else np.zeros(len(variables))
+    )
     entries = [
         {"variable": name, "mean": float(mean), "std": float(spread)}
         for name, mean, spread in zip(variables, means, spreads, strict=True)

@@ -75,7 +75,9 @@ def separation(
         edges = _default_edges(values)
     values = np.clip(values, edges[0], edges[-1])
     signal, _ = np.histogram(values[labels == 1], edges, weights=weights[labels == 1])
-    background, _ = np.histogram(values[labels != 1], edges, weights=weights[labels != 1])
+    background, _ = np.histogram(
+        values[labels != 1], edges, weights=weights[labels != 1]
+    )
     return histogram_separation(signal, background)
 
 

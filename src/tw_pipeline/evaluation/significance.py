@@ -44,7 +44,9 @@ class EventYields:
     source: str
 
     @classmethod
-    def for_study(cls, study: Study, labels: np.ndarray, weights: np.ndarray) -> EventYields:
+    def for_study(
+        cls, study: Study, labels: np.ndarray, weights: np.ndarray
+    ) -> EventYields:
         """The study's yields, or the weighted sums of its events when it gives none."""
         given = study.evaluation.yields
         if given is not None:
@@ -58,7 +60,11 @@ class EventYields:
 
     def to_json(self) -> dict[str, Any]:
         """The yields as a JSON-ready dictionary."""
-        return {"signal": self.signal, "background": self.background, "source": self.source}
+        return {
+            "signal": self.signal,
+            "background": self.background,
+            "source": self.source,
+        }
 
 
 def scaled_weights(scored: Scored, yields: EventYields) -> np.ndarray:
@@ -84,7 +90,9 @@ def scaled_weights(scored: Scored, yields: EventYields) -> np.ndarray:
     return result
 
 
-def asimov_significance(signal: np.ndarray, background: np.ndarray) -> tuple[float, int]:
+def asimov_significance(
+    signal: np.ndarray, background: np.ndarray
+) -> tuple[float, int]:
     """Combined Asimov significance of independent bins.
 
     Args:
@@ -106,7 +114,9 @@ def asimov_significance(signal: np.ndarray, background: np.ndarray) -> tuple[flo
     return float(np.sqrt(np.sum(np.clip(terms, 0.0, None)))), skipped
 
 
-def binned_asimov(scored: Scored, yields: EventYields, bins: int) -> dict[str, Any] | None:
+def binned_asimov(
+    scored: Scored, yields: EventYields, bins: int
+) -> dict[str, Any] | None:
     """Asimov significance of the response histogram for the given yields.
 
     Args:
@@ -127,6 +137,8 @@ def binned_asimov(scored: Scored, yields: EventYields, bins: int) -> dict[str, A
     scores = np.clip(scored.scores, 0.0, 1.0)
     labels = np.asarray(scored.labels)
     signal, _ = np.histogram(scores[labels == 1], edges, weights=weights[labels == 1])
-    background, _ = np.histogram(scores[labels != 1], edges, weights=weights[labels != 1])
+    background, _ = np.histogram(
+        scores[labels != 1], edges, weights=weights[labels != 1]
+    )
     value, skipped = asimov_significance(signal, background)
     return {"value": value, "bins": bins, "bins_without_background": skipped}

@@ -1,4 +1,4 @@
-"""Working points of a classifier: efficiencies at fixed efficiencies of the other class.
+"""Working points: the efficiency of one class at fixed efficiencies of the other.
 
 A working point is a cut ``score >= t`` that a user could actually apply, so
 each number here belongs to one point of the weighted ROC curve and comes

@@ -63,7 +63,10 @@ def write_evaluation_plots(
     figures: dict[str, Figure] = {}
 
     with plot_style():
-        for name, class_label in (("signal", labels.signal), ("background", labels.background)):
+        for name, class_label in (
+            ("signal", labels.signal),
+            ("background", labels.background),
+        ):
             matrix = inputs["correlation"].get(name)
             if matrix is not None:
                 figures[f"correlation_{name}"] = plot_correlation(
@@ -124,8 +127,15 @@ def plot_correlation(
                 text = "n/a" if np.isnan(value) else f"{100 * value:.0f}"
                 # White text on the dark ends of the colour scale.
                 colour = "white" if abs(np.nan_to_num(value)) > 0.6 else "black"
-                ax.text(column, row, text, ha="center", va="center", fontsize=8,
-                        color=colour)
+                ax.text(
+                    column,
+                    row,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color=colour,
+                )
     ax.set_title(f"Correlation in % for {class_label}", loc="left", fontsize=10)
     stamp(figure, labels.study, labels.point)
     return figure
@@ -158,7 +168,9 @@ def plot_ranking(
         spreads = [entry["std"] for entry in entries]
         ax.barh(positions, values, xerr=spreads, color=FOLD_COLOURS[2], capsize=3)
         ax.axvline(0.0, color="0.3", linewidth=0.8)
-        ax.set_xlabel("Drop of test AUC when the variable is shuffled (mean ± std over folds)")
+        ax.set_xlabel(
+            "Drop of test AUC when the variable is shuffled (mean ± std over folds)"
+        )
     ax.set_yticks(positions, labels=names)
     ax.tick_params(axis="y", which="minor", left=False, right=False)
     stamp(figure, labels.study, labels.point)
@@ -177,16 +189,28 @@ def plot_cut_scan(scan: CutScan, labels: PlotLabels) -> Figure:
         The figure.
     """
     figure, ax = new_figure()
-    ax.plot(scan.cuts, scan.signal_efficiency, color=SIGNAL_COLOUR,
-            label=f"{labels.signal} efficiency")
-    ax.plot(scan.cuts, scan.background_efficiency, color=BACKGROUND_COLOUR,
-            label=f"{labels.background} efficiency")
-    ax.plot(scan.cuts, scan.purity, color="0.2", linestyle="--", label="purity S / (S + B)")
+    ax.plot(
+        scan.cuts,
+        scan.signal_efficiency,
+        color=SIGNAL_COLOUR,
+        label=f"{labels.signal} efficiency",
+    )
+    ax.plot(
+        scan.cuts,
+        scan.background_efficiency,
+        color=BACKGROUND_COLOUR,
+        label=f"{labels.background} efficiency",
+    )
+    ax.plot(
+        scan.cuts, scan.purity, color="0.2", linestyle="--", label="purity S / (S + B)"
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("Cut on the classifier output (events with output ≥ cut pass)")
     ax.set_ylabel("Efficiency, purity")
-    ax.set_title("all test events (each event once)", loc="left", fontsize=8, color="0.35")
+    ax.set_title(
+        "all test events (each event once)", loc="left", fontsize=8, color="0.35"
+    )
     ax.legend(loc="center left")
     stamp(figure, labels.study, labels.point)
     return figure
@@ -210,13 +234,23 @@ def plot_significance_scan(
     ax.plot(scan.cuts, scan.significance, color=FOLD_COLOURS[0], label="S / √(S + B)")
     if np.any(np.isfinite(scan.significance)):
         best = int(np.nanargmax(scan.significance))
-        ax.plot(scan.cuts[best], scan.significance[best], "*", ms=12, color=FOLD_COLOURS[1],
-                label=f"best: cut {scan.cuts[best]:.3f}, {scan.significance[best]:.3g}")
-    source = "from the study" if yields.get("source") == "study" else "sum of event weights"
+        ax.plot(
+            scan.cuts[best],
+            scan.significance[best],
+            "*",
+            ms=12,
+            color=FOLD_COLOURS[1],
+            label=f"best: cut {scan.cuts[best]:.3f}, {scan.significance[best]:.3g}",
+        )
+    source = (
+        "from the study" if yields.get("source") == "study" else "sum of event weights"
+    )
     ax.set_title(
         f"yields before the cut ({source}): S = {yields['signal']:.4g}, "
         f"B = {yields['background']:.4g}",
-        loc="left", fontsize=8, color="0.35",
+        loc="left",
+        fontsize=8,
+        color="0.35",
     )
     ax.set_xlim(0, 1)
     ax.set_xlabel("Cut on the classifier output (events with output ≥ cut pass)")

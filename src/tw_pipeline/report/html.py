@@ -18,8 +18,14 @@ from typing import Any
 from tw_pipeline.report.style import file_stem
 from tw_pipeline.run.atomic import write_text
 
-__all__ = ["POINT_PAGE", "STUDY_PAGE", "point_page", "study_page", "write_point_page",
-           "write_study_page"]
+__all__ = [
+    "POINT_PAGE",
+    "STUDY_PAGE",
+    "point_page",
+    "study_page",
+    "write_point_page",
+    "write_study_page",
+]
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +34,17 @@ STUDY_PAGE = "summary.html"
 
 # Plots in the order a physicist reads them; anything else in plots/ follows.
 _PLOT_ORDER = (
-    "roc", "response", "response_normalised", "efficiency_vs_cut",
-    "significance_vs_cut", "loss", "accuracy", "ranking_separation",
-    "ranking_permutation", "correlation_signal", "correlation_background",
+    "roc",
+    "response",
+    "response_normalised",
+    "efficiency_vs_cut",
+    "significance_vs_cut",
+    "loss",
+    "accuracy",
+    "ranking_separation",
+    "ranking_permutation",
+    "correlation_signal",
+    "correlation_background",
 )
 
 _CSS = """
@@ -69,7 +83,9 @@ def write_study_page(
 ) -> Path:
     """Write ``summary.html`` of a study: the ranked table, linked to the points."""
     path = Path(study_dir) / STUDY_PAGE
-    write_text(path, study_page(study, rows, swept_keys, points, plot_paths, Path(study_dir)))
+    write_text(
+        path, study_page(study, rows, swept_keys, points, plot_paths, Path(study_dir))
+    )
     log.info("wrote %s", path)
     return path
 
@@ -92,7 +108,9 @@ def point_page(metrics: dict[str, Any], plots_dir: Path) -> str:
     body = [f"<h1>{_e(study)} / {_e(point)}</h1>"]
 
     swept = metrics.get("swept") or {}
-    settings = ", ".join(f"{_e(k)} = {_e(v)}" for k, v in swept.items()) or "no swept keys"
+    settings = (
+        ", ".join(f"{_e(k)} = {_e(v)}" for k, v in swept.items()) or "no swept keys"
+    )
     body.append(
         f"<p class='note'>{settings}; {aggregate.get('folds', len(folds))} folds; "
         f"config hash {_e(metrics.get('config_hash', ''))}; "
@@ -101,26 +119,45 @@ def point_page(metrics: dict[str, Any], plots_dir: Path) -> str:
 
     # The headline: does the network separate, beat the BDT, overtrain?
     headline = [
-        ("test AUC", _pm(aggregate.get("test_auc_mean"), aggregate.get("test_auc_std"))),
-        ("train AUC", _pm(aggregate.get("train_auc_mean"), aggregate.get("train_auc_std"))),
+        (
+            "test AUC",
+            _pm(aggregate.get("test_auc_mean"), aggregate.get("test_auc_std")),
+        ),
+        (
+            "train AUC",
+            _pm(aggregate.get("train_auc_mean"), aggregate.get("train_auc_std")),
+        ),
     ]
     if "bdt_test_auc" in numbers:
         headline.append(("BDT baseline test AUC", _pm_entry(numbers["bdt_test_auc"])))
     headline += [
-        ("test loss", _pm(aggregate.get("test_loss_mean"), aggregate.get("test_loss_std"))),
+        (
+            "test loss",
+            _pm(aggregate.get("test_loss_mean"), aggregate.get("test_loss_std")),
+        ),
         ("separation <S²> of the response", _pm_entry(numbers.get("separation"))),
         ("binned Asimov significance", _pm_entry(numbers.get("asimov_significance"))),
         ("best S/√(S+B)", _pm_entry(numbers.get("best_cut_significance"))),
-        ("KS p-value signal, train vs test", _pm_entry(numbers.get("ks_pvalue_signal"))),
-        ("KS p-value background, train vs test",
-         _pm_entry(numbers.get("ks_pvalue_background"))),
+        (
+            "KS p-value signal, train vs test",
+            _pm_entry(numbers.get("ks_pvalue_signal")),
+        ),
+        (
+            "KS p-value background, train vs test",
+            _pm_entry(numbers.get("ks_pvalue_background")),
+        ),
     ]
     body.append("<h2>Summary (mean ± std over folds, test events)</h2>")
-    body.append(_table(["quantity", "value"], [[name, value] for name, value in headline]))
+    body.append(
+        _table(["quantity", "value"], [[name, value] for name, value in headline])
+    )
     yields = evaluation.get("yields")
     if yields:
-        source = "given in the study" if yields.get("source") == "study" else \
-            "sum of the event weights"
+        source = (
+            "given in the study"
+            if yields.get("source") == "study"
+            else "sum of the event weights"
+        )
         body.append(
             f"<p class='note'>Yields before any cut ({source}): signal "
             f"{_g(yields.get('signal'))}, background {_g(yields.get('background'))}. "
@@ -146,15 +183,30 @@ def study_page(
 ) -> str:
     """The HTML of a study's summary: ranked points with links and key numbers."""
     by_name = {str(p.get("point")): p for p in points}
-    headings = ["rank", "point", *swept_keys, "test AUC", "train AUC", "BDT test AUC",
-                "Asimov Z", "best S/√(S+B)", "min KS p", "folds"]
+    headings = [
+        "rank",
+        "point",
+        *swept_keys,
+        "test AUC",
+        "train AUC",
+        "BDT test AUC",
+        "Asimov Z",
+        "best S/√(S+B)",
+        "min KS p",
+        "folds",
+    ]
     table_rows = []
     for row in rows:
         numbers = ((by_name.get(row["point"]) or {}).get("evaluation") or {}).get(
-            "aggregate") or {}
+            "aggregate"
+        ) or {}
         link = f"{row['point']}/{POINT_PAGE}"
         has_page = (study_dir / row["point"] / POINT_PAGE).is_file()
-        name = f"<a href='{_e(link)}'>{_e(row['point'])}</a>" if has_page else _e(row["point"])
+        name = (
+            f"<a href='{_e(link)}'>{_e(row['point'])}</a>"
+            if has_page
+            else _e(row["point"])
+        )
         ks = [_mean(numbers.get(f"ks_pvalue_{c}")) for c in ("signal", "background")]
         ks = [value for value in ks if value is not None]
         cells = [str(row["rank"]), _Raw(name)]
@@ -182,7 +234,9 @@ def study_page(
     pngs = [p for p in plot_paths if Path(p).suffix == ".png"]
     if pngs:
         body.append("<h2>Test AUC against the swept keys</h2>")
-        body.append("<div class='plots'>" + "".join(_figure(p) for p in pngs) + "</div>")
+        body.append(
+            "<div class='plots'>" + "".join(_figure(p) for p in pngs) + "</div>"
+        )
     return _document(f"{study}: summary", body)
 
 
@@ -191,13 +245,27 @@ class _Raw(str):
 
 
 def _fold_table(folds: Sequence[dict[str, Any]]) -> str:
-    headings = ["fold", "test AUC", "train AUC", "BDT test AUC", "KS p signal",
-                "KS p background", "separation", "Asimov Z", "best cut", "best S/√(S+B)",
-                "epochs", "s"]
+    headings = [
+        "fold",
+        "test AUC",
+        "train AUC",
+        "BDT test AUC",
+        "KS p signal",
+        "KS p background",
+        "separation",
+        "Asimov Z",
+        "best cut",
+        "best S/√(S+B)",
+        "epochs",
+        "s",
+    ]
     rows = []
     for fold in folds:
         overtraining = fold.get("overtraining") or {}
-        ks = [(overtraining.get(c) or {}).get("ks_pvalue") for c in ("signal", "background")]
+        ks = [
+            (overtraining.get(c) or {}).get("ks_pvalue")
+            for c in ("signal", "background")
+        ]
         best = fold.get("best_cut") or {}
         cells = [
             str(fold.get("fold")),
@@ -208,8 +276,11 @@ def _fold_table(folds: Sequence[dict[str, Any]]) -> str:
         for value in ks:
             text = _f(value, 3)
             # A small p-value is the sign of overtraining worth a look.
-            cells.append(_Raw(f"<span class='flag'>{text}</span>") if value is not None
-                         and value < 0.01 else text)
+            cells.append(
+                _Raw(f"<span class='flag'>{text}</span>")
+                if value is not None and value < 0.01
+                else text
+            )
         cells += [
             _f(fold.get("separation")),
             _f((fold.get("asimov_significance") or {}).get("value"), 3),
@@ -230,13 +301,22 @@ def _working_point_table(numbers: dict[str, Any]) -> str:
     for name, entry in numbers.items():
         if name.startswith("signal_efficiency_at_"):
             target = float(name.rsplit("_", 1)[1])
-            rows.append([f"signal efficiency at {100 * target:g} % background efficiency",
-                         _pm_entry(entry)])
+            rows.append(
+                [
+                    f"signal efficiency at {100 * target:g} % background efficiency",
+                    _pm_entry(entry),
+                ]
+            )
     for name, entry in numbers.items():
         if name.startswith("background_rejection_at_"):
             target = float(name.rsplit("_", 1)[1])
-            rows.append([f"background rejection (1 − ε_B) at {100 * target:g} % signal "
-                         "efficiency", _pm_entry(entry)])
+            rows.append(
+                [
+                    f"background rejection (1 − ε_B) at {100 * target:g} % signal "
+                    "efficiency",
+                    _pm_entry(entry),
+                ]
+            )
     if not rows:
         return ""
     return "<h2>Working points (mean ± std over folds)</h2>" + _table(
@@ -247,26 +327,45 @@ def _working_point_table(numbers: dict[str, Any]) -> str:
 def _ranking_tables(evaluation: dict[str, Any]) -> str:
     parts = []
     ranking = (evaluation.get("inputs") or {}).get("separation_ranking") or []
-    permutation = {e["variable"]: e for e in evaluation.get("permutation_ranking") or []}
+    permutation = {
+        e["variable"]: e for e in evaluation.get("permutation_ranking") or []
+    }
     if ranking:
         parts.append("<h2>Input variables</h2>")
         rows = []
-        order = {e["variable"]: i + 1 for i, e in
-                 enumerate(evaluation.get("permutation_ranking") or [])}
+        order = {
+            e["variable"]: i + 1
+            for i, e in enumerate(evaluation.get("permutation_ranking") or [])
+        }
         for rank, entry in enumerate(ranking, start=1):
             imp = permutation.get(entry["variable"])
-            rows.append([
-                str(rank), entry["variable"], _f(entry.get("separation")),
-                str(order.get(entry["variable"], "")),
-                _pm(imp["mean"], imp["std"]) if imp else "",
-            ])
-        parts.append(_table(
-            ["rank by separation", "variable", "separation <S²>", "rank by permutation",
-             "AUC drop when shuffled (mean ± std)"], rows))
-        parts.append("<p class='note'>Separation of the weighted signal and background "
-                     "distributions before training; permutation importance on the test "
-                     f"folds with {evaluation.get('permutation_repeats', '')} shuffles per "
-                     "variable and fold.</p>")
+            rows.append(
+                [
+                    str(rank),
+                    entry["variable"],
+                    _f(entry.get("separation")),
+                    str(order.get(entry["variable"], "")),
+                    _pm(imp["mean"], imp["std"]) if imp else "",
+                ]
+            )
+        parts.append(
+            _table(
+                [
+                    "rank by separation",
+                    "variable",
+                    "separation <S²>",
+                    "rank by permutation",
+                    "AUC drop when shuffled (mean ± std)",
+                ],
+                rows,
+            )
+        )
+        parts.append(
+            "<p class='note'>Separation of the weighted signal and background "
+            "distributions before training; permutation importance on the test "
+            f"folds with {evaluation.get('permutation_repeats', '')} shuffles per "
+            "variable and fold.</p>"
+        )
     return "".join(parts)
 
 
@@ -282,8 +381,10 @@ def _figures(plots_dir: Path) -> str:
 def _figure(path: Path) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     name = Path(path).stem
-    return (f"<figure id='{_e(file_stem(name))}'><img alt='{_e(name)}' "
-            f"src='data:image/png;base64,{data}'><figcaption>{_e(name)}</figcaption></figure>")
+    return (
+        f"<figure id='{_e(file_stem(name))}'><img alt='{_e(name)}' "
+        f"src='data:image/png;base64,{data}'><figcaption>{_e(name)}</figcaption></figure>"
+    )
 
 
 def _table(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -294,7 +395,9 @@ def _table(headings: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         for cell in row:
             content = cell if isinstance(cell, _Raw) else _e(cell)
             numeric = _looks_numeric(str(cell))
-            cells.append(f"<td class='n'>{content}</td>" if numeric else f"<td>{content}</td>")
+            cells.append(
+                f"<td class='n'>{content}</td>" if numeric else f"<td>{content}</td>"
+            )
         lines.append("<tr>" + "".join(cells) + "</tr>")
     lines.append("</table>")
     return "".join(lines)

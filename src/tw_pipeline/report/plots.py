@@ -200,7 +200,10 @@ def plot_roc(
                 label=f"fold {outcome.fold} {part}, AUC = {auc:.3f}",
             )
 
-    colours = {o.fold: FOLD_COLOURS[i % len(FOLD_COLOURS)] for i, o in enumerate(outcomes)}
+    colours = {
+        outcome.fold: FOLD_COLOURS[index % len(FOLD_COLOURS)]
+        for index, outcome in enumerate(outcomes)
+    }
     for baseline in baselines:
         curve = _roc(baseline.test)
         if curve is None:

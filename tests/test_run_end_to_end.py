@@ -107,6 +107,45 @@ def test_metrics_show_a_classifier_that_learned(finished_run):
         assert fold["test"]["events"] > 0 and fold["train"]["events"] > fold["test"]["events"] / 2
 
 
+def test_evaluation_numbers_plots_and_pages_are_written(finished_run):
+    _, runs, _ = finished_run
+    root = runs / "nodes-8"
+    metrics = json.loads((root / "metrics.json").read_text())
+
+    for fold in metrics["folds"]:
+        for name in ("signal", "background"):
+            assert 0.0 <= fold["overtraining"][name]["ks_pvalue"] <= 1.0
+        points = fold["working_points"]
+        assert set(points["signal_efficiency"]) == {"0.01", "0.1", "0.3"}
+        assert set(points["background_rejection"]) == {"0.5", "0.7", "0.9"}
+        assert 0.0 < fold["separation"] < 1.0
+        assert fold["asimov_significance"]["value"] > 0
+        # Trees reach about the network's AUC on these events.
+        assert 0.6 < fold["bdt"]["test"]["auc"] < 0.8
+        assert set(fold["permutation_importance"]) == {
+            "mass_lep1jet1", "mass_lep1jet2", "deltaR_lep1_jet1", "pT_jet1", "pT_lep1"
+        }
+    evaluation = metrics["evaluation"]
+    assert evaluation["yields"]["source"] == "weights"
+    assert evaluation["aggregate"]["bdt_test_auc"]["mean"] is not None
+    # The toy ttbar bound on the lepton-jet mass is the strongest input.
+    assert evaluation["inputs"]["separation_ranking"][0]["variable"] == "mass_lep1jet2"
+    assert evaluation["permutation_ranking"][0]["variable"] == "mass_lep1jet2"
+    correlation = evaluation["inputs"]["correlation"]["signal"]
+    assert len(correlation) == 5 and correlation[0][0] == 1.0
+
+    plots = {path.stem for path in (root / "plots").glob("*.png")}
+    assert {"correlation_signal", "correlation_background", "ranking_separation",
+            "ranking_permutation", "efficiency_vs_cut", "significance_vs_cut"} <= plots
+    assert (root / "cut_scan.csv").read_text().startswith("cut,signal_efficiency")
+    page = (root / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(plots)
+    assert "://" not in page  # no external asset (":" is not in base64)
+    summary = (runs / "summary.html").read_text()
+    for point in ("nodes-4", "nodes-8"):
+        assert f"href='{point}/report.html'" in summary
+
+
 def test_summary_ranks_points_by_test_auc(finished_run):
     _, runs, _ = finished_run
 

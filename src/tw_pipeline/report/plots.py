@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from tw_pipeline.data.dataset import Dataset
+from tw_pipeline.evaluation.baseline import BaselineOutcome
 from tw_pipeline.evaluation.metrics import weighted_roc
 from tw_pipeline.evaluation.outcome import FoldOutcome, Scored
 from tw_pipeline.report.style import (
@@ -37,6 +38,7 @@ __all__ = [
     "plot_response",
     "plot_roc",
     "plot_variable",
+    "point_formats",
     "write_point_plots",
 ]
 
@@ -96,6 +98,7 @@ def write_point_plots(
     dataset: Dataset | None,
     study: Study,
     plots_dir: Path,
+    baselines: Sequence[BaselineOutcome] = (),
 ) -> list[Path]:
     """Draw and write every plot of one sweep point.
 
@@ -109,6 +112,7 @@ def write_point_plots(
             them (for example when only fold outcomes are at hand).
         study: the point's study, for names, formats and options.
         plots_dir: folder receiving the files; created when missing.
+        baselines: decision-tree baselines of the folds, drawn on the ROC plot.
 
     Returns:
         Every file written.
@@ -120,13 +124,13 @@ def write_point_plots(
         msg = "no fold outcomes to plot; train at least one fold first"
         raise ValueError(msg)
     labels = PlotLabels.from_study(study)
-    formats = list(study.report.formats)
+    formats = point_formats(study)
     plots_dir = Path(plots_dir)
     written: list[Path] = []
 
     with plot_style():
         figures = {
-            "roc": plot_roc(outcomes, labels),
+            "roc": plot_roc(outcomes, labels, baselines),
             "loss": plot_history(outcomes, labels, "loss"),
             "accuracy": plot_history(outcomes, labels, "accuracy"),
             "response": plot_response(outcomes, labels, normalised=False),
@@ -144,16 +148,30 @@ def write_point_plots(
     return written
 
 
+def point_formats(study: Study) -> list[str]:
+    """The file formats of a point's plots: the study's, plus PNG for the HTML page."""
+    formats = list(study.report.formats)
+    if study.report.html and "png" not in formats:
+        formats.append("png")
+    return formats
+
+
 @plot_style()
-def plot_roc(outcomes: Sequence[FoldOutcome], labels: PlotLabels) -> Figure:
+def plot_roc(
+    outcomes: Sequence[FoldOutcome],
+    labels: PlotLabels,
+    baselines: Sequence[BaselineOutcome] = (),
+) -> Figure:
     """ROC curves of all folds: signal efficiency against background efficiency.
 
-    Training events are dashed and test events solid, in one colour per fold.
+    Training events are dashed and test events solid, in one colour per fold;
+    the test curves of a decision-tree baseline, when given, are dash-dotted.
     The efficiencies are weighted with the true event weights.
 
     Args:
         outcomes: the trained folds.
         labels: names for the legend and the stamp.
+        baselines: the decision-tree baseline of each fold.
 
     Returns:
         The figure.
@@ -182,6 +200,27 @@ def plot_roc(outcomes: Sequence[FoldOutcome], labels: PlotLabels) -> Figure:
                 label=f"fold {outcome.fold} {part}, AUC = {auc:.3f}",
             )
 
+    colours = {
+        outcome.fold: FOLD_COLOURS[index % len(FOLD_COLOURS)]
+        for index, outcome in enumerate(outcomes)
+    }
+    for baseline in baselines:
+        curve = _roc(baseline.test)
+        if curve is None:
+            continue
+        auc = baseline.metrics.get("test", {}).get("auc")
+        if auc is None:
+            auc = float(np.trapezoid(curve[1], curve[0]))
+        x, y = _thin(*curve)
+        ax.plot(
+            x,
+            y,
+            linestyle="-.",
+            linewidth=1.2,
+            color=colours.get(baseline.fold, "0.3"),
+            label=f"fold {baseline.fold} BDT test, AUC = {auc:.3f}",
+        )
+
     ax.plot([0, 1], [0, 1], linestyle=":", color="0.5", label="random guess")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
@@ -196,7 +235,8 @@ def plot_roc(outcomes: Sequence[FoldOutcome], labels: PlotLabels) -> Figure:
             f"over {len(test_aucs)} fold{'s' if len(test_aucs) != 1 else ''}"
         )
     # The curves bend towards the top-left corner; the lower right is free.
-    ax.legend(loc="lower right", title=title, ncols=2 if len(outcomes) > 5 else 1)
+    many = len(outcomes) * (3 if baselines else 2) > 10
+    ax.legend(loc="lower right", title=title, ncols=2 if many else 1)
     stamp(figure, labels.study, labels.point)
     return figure
 
@@ -349,6 +389,9 @@ def plot_response(
     else:
         ax.set_ylabel(f"Weighted events / {width:.3g}")
         note = f"training events scaled by {train_scale:.3g} to the test event count"
+    ks = _ks_note(outcomes)
+    if ks:
+        note = f"{note}\n{ks}"
     ax.set_title(note, loc="left", fontsize=8, color="0.35")
     # Signal gathers near 1 and background near 0; headroom keeps the
     # legend above both peaks.
@@ -415,6 +458,22 @@ def plot_variable(dataset: Dataset, index: int, labels: PlotLabels) -> Figure:
     ax.legend(loc="best")
     stamp(figure, labels.study, labels.point)
     return figure
+
+
+def _ks_note(outcomes: Sequence[FoldOutcome]) -> str:
+    # The overtraining check of the evaluation, fold by fold, so the plot
+    # and metrics.json agree.
+    parts = []
+    for name in ("signal", "background"):
+        values = []
+        for outcome in outcomes:
+            result = (outcome.metrics.get("overtraining") or {}).get(name)
+            values.append("n/a" if not result else f"{result['ks_pvalue']:.3g}")
+        if any(value != "n/a" for value in values):
+            parts.append(f"{name} {', '.join(values)}")
+    if not parts:
+        return ""
+    return "KS p-value train vs test per fold: " + "; ".join(parts)
 
 
 def _sample_names(study: Study, names: Sequence[str]) -> str:

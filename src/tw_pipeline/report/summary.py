@@ -25,6 +25,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import NullLocator
 
 from tw_pipeline.errors import InvalidData, Problem
+from tw_pipeline.report.html import write_study_page
 from tw_pipeline.report.style import (
     FOLD_COLOURS,
     file_stem,
@@ -225,7 +226,7 @@ def write_summary(
 ) -> SummaryResult:
     """Rank the finished points of a study and write the summary files.
 
-    Writes ``summary.csv``, ``summary.md`` and, per swept key, a plot
+    Writes ``summary.csv``, ``summary.md``, ``summary.html`` and, per swept key, a plot
     ``summary_auc_vs_<key>`` of the test AUC (mean ± std over folds) into
     ``study_dir``. Points still running are left out, so calling it again
     later adds them.
@@ -267,6 +268,9 @@ def write_summary(
             if figure is not None:
                 base = study_dir / f"summary_auc_vs_{file_stem(key)}"
                 plot_paths.extend(save_figure(figure, base, formats))
+
+    # The page links to the points' own pages and embeds the PNG plots.
+    write_study_page(study_dir, study, rows, swept_keys, points, plot_paths)
 
     best = rows[0]
     log.info(

@@ -4,9 +4,12 @@
     <output.dir>/<study>/<point>/provenance.json  versions, hashes, times
     <output.dir>/<study>/<point>/fold-<i>/        model.keras, scaler.json, history.csv
     <output.dir>/<study>/<point>/plots/           png, pdf
+    <output.dir>/<study>/<point>/cut_scan.csv     efficiencies and S/sqrt(S+B) per cut
+    <output.dir>/<study>/<point>/report.html      self-contained page of the point
     <output.dir>/<study>/<point>/metrics.json     written last: the point is finished
     <output.dir>/<study>/<point>/failed.json      the error of a point that failed
     <output.dir>/<study>/summary.csv, summary.md  all finished points, ranked
+    <output.dir>/<study>/summary.html             the same, linked to the points' pages
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ class PointLayout:
     @property
     def network(self) -> Path:
         return self.root / "network.txt"
+
+    @property
+    def cut_scan(self) -> Path:
+        return self.root / "cut_scan.csv"
 
     def fold(self, index: int) -> Path:
         return self.root / f"fold-{index}"

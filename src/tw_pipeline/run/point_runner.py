@@ -89,7 +89,10 @@ def run_point(
         The metrics written to the point's metrics.json.
     """
     # Imported here: these pull in TensorFlow and matplotlib.
+    from tw_pipeline.evaluation.analysis import evaluate_point
     from tw_pipeline.evaluation.metrics import aggregate_folds
+    from tw_pipeline.report.evaluation_plots import write_evaluation_plots
+    from tw_pipeline.report.html import write_point_page
     from tw_pipeline.report.plots import write_point_plots
     from tw_pipeline.training.folds import assign_folds
     from tw_pipeline.training.network import build_model, network_summary
@@ -139,7 +142,13 @@ def run_point(
             task.label, fold + 1, study.folds.k, _number(test_auc),
         )
 
-    write_point_plots(outcomes, dataset, study, layout.plots)
+    evaluation = evaluate_point(outcomes, dataset, folds, study, layout.root)
+    outcomes = evaluation.outcomes
+    if evaluation.scan is not None:
+        atomic.write_text(layout.cut_scan, evaluation.scan.to_csv())
+
+    write_point_plots(outcomes, dataset, study, layout.plots, evaluation.baselines)
+    write_evaluation_plots(evaluation, study, layout.plots)
 
     fold_metrics = [outcome.metrics for outcome in outcomes]
     metrics = {
@@ -149,8 +158,12 @@ def run_point(
         "config_hash": digest,
         "folds": fold_metrics,
         "aggregate": aggregate_folds(fold_metrics),
+        "evaluation": evaluation.summary,
         "seconds": round(time.perf_counter() - started_clock, 1),
     }
+    if study.report.html:
+        # Before the metrics file: a finished point always has its page.
+        write_point_page(layout.root, metrics)
 
     provenance["finished"] = now()
     atomic.write_json(layout.provenance, provenance)

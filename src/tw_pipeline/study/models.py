@@ -23,6 +23,7 @@ __all__ = [
     "ACTIVATIONS",
     "DataSection",
     "EarlyStopping",
+    "Evaluation",
     "Folds",
     "Network",
     "Optimizer",
@@ -34,6 +35,7 @@ __all__ = [
     "Study",
     "Sweep",
     "Training",
+    "Yields",
 ]
 
 # Hidden-layer activations that keras.activations provides (Keras 3); a test
@@ -404,6 +406,58 @@ class Report(Section):
         default=True,
         description="Plot each input variable for signal and background.",
     )
+    html: bool = Field(
+        default=True,
+        description="Write a self-contained report.html per point and a "
+        "summary.html per study, readable offline; the plots are then also "
+        "written as PNG, which the pages embed.",
+    )
+
+
+class Yields(Section):
+    """Expected event counts, for significances and purities."""
+
+    signal: float = Field(
+        gt=0,
+        description="Expected signal events after the selection, e.g. for the "
+        "analysis luminosity.",
+    )
+    background: float = Field(
+        gt=0,
+        description="Expected background events after the selection.",
+    )
+
+
+class Evaluation(Section):
+    """What is computed next to AUC and loss: significances, baseline, ranking."""
+
+    yields: Yields | None = Field(
+        default=None,
+        description="Expected signal and background events, used for the "
+        "Asimov significance, S/sqrt(S+B) and purity. When left out, the "
+        "weighted sums of the selected events are used, which are the yields "
+        "when the weights are normalised to the luminosity.",
+    )
+    significance_bins: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Equal-width bins of the response in [0, 1] for the binned "
+        "Asimov significance.",
+    )
+    bdt: bool = Field(
+        default=True,
+        description="Train a gradient-boosted decision tree (scikit-learn's "
+        "HistGradientBoostingClassifier, default settings) on the same folds "
+        "and weights, as a baseline for the network.",
+    )
+    permutation_repeats: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="Shuffles per input variable for the permutation importance "
+        "on the test folds; 0 switches the permutation ranking off.",
+    )
 
 
 class Output(Section):
@@ -440,6 +494,7 @@ class Study(Section):
         default=None, description="Hyperparameter sweep; one run when left out."
     )
     report: Report = Field(default_factory=Report)
+    evaluation: Evaluation = Field(default_factory=Evaluation)
     output: Output = Field(default_factory=Output)
 
     @field_validator("variables")

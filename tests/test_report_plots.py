@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -333,3 +334,13 @@ def test_loss_marks_the_epoch_training_kept_when_recorded(outcomes, labels):
 
     stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
     assert [star.get_xdata()[0] for star in stars] == [3]
+
+
+def test_variable_axis_shows_the_unit_from_the_study(dataset, labels):
+    with_units = dataclasses.replace(labels, units={"mass_lep1jet1": "GeV"})
+
+    ax = plot_variable(dataset, 0, with_units).axes[0]
+    other = plot_variable(dataset, 2, with_units).axes[0]
+
+    assert ax.get_xlabel() == "mass_lep1jet1 [GeV]"
+    assert "[" not in other.get_xlabel()

@@ -8,8 +8,8 @@ without the run folder next to it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -65,12 +65,14 @@ class PlotLabels:
         signal_samples: names of the signal samples as shown, e.g. "tW".
         background_samples: names of the background samples as shown, e.g.
             "ttbar + Wt".
+        units: unit of each input variable that has one, from report.units.
     """
 
     study: str
     point: str
     signal_samples: str
     background_samples: str
+    units: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_study(cls, study: Study) -> PlotLabels:
@@ -80,6 +82,7 @@ class PlotLabels:
             point=study.point_name,
             signal_samples=_sample_names(study, study.signal_samples()),
             background_samples=_sample_names(study, study.background_samples()),
+            units=dict(study.report.units),
         )
 
     @property
@@ -450,7 +453,8 @@ def plot_variable(dataset: Dataset, index: int, labels: PlotLabels) -> Figure:
         )
 
     ax.set_xlim(edges[0], edges[-1])
-    ax.set_xlabel(name)
+    unit = labels.units.get(name)
+    ax.set_xlabel(f"{name} [{unit}]" if unit else name)
     ax.set_ylabel("Fraction of weighted events / bin")
     ax.set_title(note, loc="left", fontsize=8, color="0.35")
     ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))

@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from tw_pipeline.errors import did_you_mean
+
 __all__ = [
     "ACTIVATIONS",
     "DataSection",
@@ -406,6 +408,12 @@ class Report(Section):
         default=True,
         description="Plot each input variable for signal and background.",
     )
+    units: dict[str, str] = Field(
+        default_factory=dict,
+        description="Unit of an input variable for its axis labels, e.g. "
+        "{mass_lep1jet1: GeV, pT_jet1: GeV}; variables left out are shown "
+        "without a unit.",
+    )
     html: bool = Field(
         default=True,
         description="Write a self-contained report.html per point and a "
@@ -513,6 +521,21 @@ class Study(Section):
                 "and cannot also be an input variable"
             )
             raise ValueError(msg)
+        return value
+
+    @field_validator("report")
+    @classmethod
+    def _units_of_variables(cls, value: Report, info: ValidationInfo) -> Report:
+        variables = info.data.get("variables")
+        if variables is None:
+            return value
+        unknown = [name for name in value.units if name not in variables]
+        if unknown:
+            hints = [did_you_mean(name, variables) for name in unknown]
+            shown = ", ".join(repr(name) for name in unknown)
+            msg = f"units names {shown}, which is not one of the variables"
+            extra = "; ".join(hint for hint in hints if hint)
+            raise ValueError(f"{msg}; {extra}" if extra else msg)
         return value
 
     @property

@@ -161,8 +161,13 @@ def run(
     typer.echo(result.table)
     log.info("results: %s", result.study_dir)
     if result.failed:
+        for name in result.failed:
+            log.error("point %s failed: %s", name, result.errors[name])
         names = ", ".join(result.failed)
-        raise RunFailed(f"{len(result.failed)} point(s) failed: {names}")
+        raise RunFailed(
+            f"{len(result.failed)} of {len(result.ran) + len(result.failed)} point(s) "
+            f"failed: {names}; rerun the same command to retry them"
+        )
 
 
 @app.command()

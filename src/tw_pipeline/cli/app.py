@@ -254,6 +254,11 @@ def submit(
         typer.Option("--memory", help="Memory per job, e.g. 4GB (batch.memory).",
                      show_default=False),
     ] = None,
+    disk: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--disk", help="Scratch disk per job, e.g. 10GB (batch.disk).",
+                     show_default=False),
+    ] = None,
     time: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--time", help="Wall time per job, HH:MM:SS (batch.time).",
@@ -287,10 +292,14 @@ def submit(
         hint = did_you_mean(to, BACKENDS) or "use --to htcondor or --to slurm"
         raise BadInputError(Problem(source="--to", message=f"found '{to}'; expected "
                                     "htcondor or slurm", hint=hint))
-    options = {"cpus": cpus, "memory": memory, "time": time, "job_flavour": flavour,
+    options = {"cpus": cpus, "memory": memory, "disk": disk, "time": time, "job_flavour": flavour,
                "partition": partition, "max_running": max_running}
-    batch_overrides = [f"batch.{key}={value}" for key, value in options.items()
-                       if value is not None]
+    # Quoted, so that the text reaches the study as typed (YAML would read
+    # --time 2:00:00 as a number of seconds).
+    batch_overrides = [
+        f"batch.{key}={json.dumps(value) if isinstance(value, str) else value}"
+        for key, value in options.items() if value is not None
+    ]
     study_file = load_study(study, [*(overrides or []), *batch_overrides])
     result = submit_study(study_file, to, retry_failed=retry_failed, dry_run=dry_run)
     if result.submission is None:

@@ -531,7 +531,10 @@ class Batch(Section):
     def _duration(cls, value: Any) -> Any:
         # YAML reads an unquoted 2:00:00 as a number of seconds (sexagesimal).
         if isinstance(value, int) and not isinstance(value, bool):
-            msg = f"found the number {value}; quote the time, e.g. \"02:00:00\""
+            msg = (
+                f"found the number {value}; write the time as HH:MM:SS in quotes, "
+                'e.g. "02:00:00"'
+            )
             raise ValueError(msg)
         if isinstance(value, str):
             _seconds(value)

@@ -185,8 +185,13 @@ def run(
     typer.echo(result.table)
     log.info("results: %s", result.study_dir)
     if result.failed:
+        for name in result.failed:
+            log.error("point %s failed: %s", name, result.errors[name])
         names = ", ".join(result.failed)
-        raise RunFailed(f"{len(result.failed)} point(s) failed: {names}")
+        raise RunFailed(
+            f"{len(result.failed)} of {len(result.ran) + len(result.failed)} point(s) "
+            f"failed: {names}; rerun the same command to retry them"
+        )
 
 
 @app.command()
@@ -247,6 +252,107 @@ def toy_data(
 
     for path in write_toy_ntuples(output, events=events, seed=seed).values():
         typer.echo(str(path))
+
+
+@app.command()
+def submit(
+    study: StudyArg,
+    to: Annotated[
+        str,
+        typer.Option("--to", help="Batch system: htcondor or slurm.", show_default=False),
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Write the batch files but do not submit them."),
+    ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option("--retry-failed", help="Submit only the points that failed."),
+    ] = False,
+    cpus: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--cpus", help="CPU cores per job (batch.cpus).", show_default=False),
+    ] = None,
+    memory: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--memory", help="Memory per job, e.g. 4GB (batch.memory).",
+                     show_default=False),
+    ] = None,
+    disk: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--disk", help="Scratch disk per job, e.g. 10GB (batch.disk).",
+                     show_default=False),
+    ] = None,
+    time: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--time", help="Wall time per job, HH:MM:SS (batch.time).",
+                     show_default=False),
+    ] = None,
+    flavour: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--flavour", help="lxplus job flavour, e.g. longlunch "
+                     "(batch.job_flavour).", show_default=False),
+    ] = None,
+    partition: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--partition", help="Slurm partition (batch.partition).",
+                     show_default=False),
+    ] = None,
+    max_running: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option("--max-running", help="Most jobs running at once "
+                     "(batch.max_running).", show_default=False),
+    ] = None,
+    overrides: SetOption = None,
+) -> None:
+    """Write batch jobs for the unfinished points and submit them (HTCondor or Slurm)."""
+    from tw_pipeline.batch.submit import BACKENDS, submit_study
+    from tw_pipeline.errors import Problem
+    from tw_pipeline.study.loading import load_study
+
+    if to not in BACKENDS:
+        from tw_pipeline.errors import did_you_mean
+
+        hint = did_you_mean(to, BACKENDS) or "use --to htcondor or --to slurm"
+        raise BadInputError(Problem(source="--to", message=f"found '{to}'; expected "
+                                    "htcondor or slurm", hint=hint))
+    options = {"cpus": cpus, "memory": memory, "disk": disk, "time": time, "job_flavour": flavour,
+               "partition": partition, "max_running": max_running}
+    # Quoted, so that the text reaches the study as typed (YAML would read
+    # --time 2:00:00 as a number of seconds).
+    batch_overrides = [
+        f"batch.{key}={json.dumps(value) if isinstance(value, str) else value}"
+        for key, value in options.items() if value is not None
+    ]
+    study_file = load_study(study, [*(overrides or []), *batch_overrides])
+    result = submit_study(study_file, to, retry_failed=retry_failed, dry_run=dry_run)
+    if result.submission is None:
+        return
+    typer.echo(str(result.batch_file))
+    if dry_run:
+        command = "condor_submit sweep.sub" if to == "htcondor" else "sbatch sweep.sbatch"
+        log.info("dry run: nothing submitted; to submit these jobs yourself: cd %s && %s",
+                 result.submission.folder, command)
+    log.info("follow the points with: twpipe status %s", result.submission.folder.parents[1])
+
+
+@app.command()
+def status(
+    runs_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A study's run folder (runs/<study>).", metavar="RUNS_DIR",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """List every point as finished, failed, running or not started."""
+    from tw_pipeline.batch.status import STATES, format_status, study_status
+
+    statuses = study_status(runs_dir)
+    typer.echo(format_status(statuses))
+    counts = {state: sum(s.state == state for s in statuses) for state in STATES}
+    log.info("%s", ", ".join(f"{n} {state}" for state, n in counts.items()))
 
 
 def main(argv: list[str] | None = None) -> int:

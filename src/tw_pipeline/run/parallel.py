@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 
 from tw_pipeline.data.dataset import Dataset
-from tw_pipeline.run.point_runner import PointTask, execute_point
+from tw_pipeline.run.layout import point_layout
+from tw_pipeline.run.point_runner import PointTask, execute_point, record_failure
 from tw_pipeline.training.fold_inputs import FoldInputCache
 
 __all__ = ["remove_store", "run_parallel", "threads_per_job"]
@@ -35,6 +38,9 @@ _THREAD_VARIABLES = (
     "TF_NUM_INTEROP_THREADS",
 )
 
+# Pool breakdowns a point may see before it is given up as failed.
+_MAX_BREAKDOWNS = 3
+
 
 def threads_per_job(jobs: int) -> int:
     """Divide the machine's CPU cores between ``jobs`` workers (at least one each)."""
@@ -47,6 +53,11 @@ def run_parallel(
 ) -> dict[str, str | None]:
     """Run points in ``jobs`` processes.
 
+    A point that fails inside its worker records its error itself. A worker
+    that dies (killed, out of memory) takes the whole process pool with it:
+    the points that were running then are recorded as failed here, and the
+    points that had not started yet run in a fresh pool.
+
     Args:
         tasks: each point's task, the folder of its stored dataset, and the
             data fingerprint.
@@ -56,29 +67,71 @@ def run_parallel(
         point name -> None if it finished, else its error.
     """
     threads = threads_per_job(jobs)
-    level = logging.getLogger("tw_pipeline").getEffectiveLevel()
     log.info("running %d points in %d processes, %d thread(s) each",
              len(tasks), jobs, threads)
 
     outcomes: dict[str, str | None] = {}
+    breakdowns: dict[str, int] = {}
+    remaining = list(tasks)
+    while remaining:
+        started = time.time()
+        broken = _run_pool(remaining, jobs, threads, outcomes)
+        remaining = []
+        for work in broken:
+            task = work[0]
+            name = task.study.point_name
+            breakdowns[name] = breakdowns.get(name, 0) + 1
+            # A point that dies before it writes anything would otherwise
+            # be restarted for ever.
+            if _started_since(task, started) or breakdowns[name] >= _MAX_BREAKDOWNS:
+                error = "the worker process running this point died (killed, or out of memory?)"
+                path = record_failure(task.study, RuntimeError(error), error)
+                log.error("%s failed: %s (see %s)", task.label, error, path)
+                outcomes[name] = f"{error} (see {path})"
+            else:
+                remaining.append(work)
+        if remaining:
+            log.warning("restarting the worker processes for %d point(s) not yet started",
+                        len(remaining))
+    return outcomes
+
+
+def _run_pool(
+    tasks: list[tuple[PointTask, Path, str]],
+    jobs: int,
+    threads: int,
+    outcomes: dict[str, str | None],
+) -> list[tuple[PointTask, Path, str]]:
+    """Run ``tasks`` in one process pool; return those its breakdown stopped."""
+    level = logging.getLogger("tw_pipeline").getEffectiveLevel()
+    broken = []
     with _thread_limits(threads), ProcessPoolExecutor(
-        max_workers=jobs,
+        max_workers=min(jobs, len(tasks)),
         mp_context=get_context("spawn"),
         initializer=_start_worker,
         initargs=(level, threads),
     ) as pool:
         futures = {
-            pool.submit(_run_task, task, str(folder), fingerprint): task
+            pool.submit(_run_task, task, str(folder), fingerprint): (task, folder, fingerprint)
             for task, folder, fingerprint in tasks
         }
         for future in as_completed(futures):
-            task = futures[future]
+            work = futures[future]
             try:
-                outcomes[task.study.point_name] = future.result()
-            except Exception as error:  # noqa: BLE001 - a worker died (killed, out of memory)
-                log.error("%s: worker process failed: %s", task.label, error)
-                outcomes[task.study.point_name] = f"worker process failed: {error}"
-    return outcomes
+                outcomes[work[0].study.point_name] = future.result()
+            except BrokenProcessPool:
+                broken.append(work)
+    return broken
+
+
+def _started_since(task: PointTask, since: float) -> bool:
+    # A point's provenance is written when it starts; an older one (or none)
+    # belongs to an earlier run, so this point had not started in the pool.
+    provenance = point_layout(task.study).provenance
+    try:
+        return provenance.stat().st_mtime >= since - 1
+    except OSError:
+        return False
 
 
 def remove_store(folder: Path) -> None:

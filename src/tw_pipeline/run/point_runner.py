@@ -26,7 +26,14 @@ from tw_pipeline.study.models import Study
 from tw_pipeline.study.serialize import config_hash, study_to_yaml
 from tw_pipeline.training.fold_inputs import FoldInputCache
 
-__all__ = ["PointTask", "execute_point", "point_state", "record_failure", "run_point"]
+__all__ = [
+    "PointTask",
+    "execute_point",
+    "failure_summary",
+    "point_state",
+    "record_failure",
+    "run_point",
+]
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +196,7 @@ def execute_point(
     except BadInputError as error:
         path = record_failure(task.study, error, error.format())
         log.error("%s failed: %s", task.label, error.format())
-        return f"{error.problems[0].message} (see {path})"
+        return f"{failure_summary(error)} (see {path})"
     except Exception as error:  # noqa: BLE001 - one point must not stop the rest
         details = traceback.format_exc()
         path = record_failure(task.study, error, details)
@@ -206,11 +213,22 @@ def record_failure(study: Study, error: BaseException, details: str) -> Path:
     payload = {
         "point": study.point_name,
         "error": f"{type(error).__name__}: {error}",
+        "summary": failure_summary(error),
         "details": details,
         "time": now(),
     }
     atomic.write_json(layout.failed, payload)
     return layout.failed
+
+
+def failure_summary(error: BaseException) -> str:
+    """One line saying why a point failed, for listings such as `twpipe status`."""
+    if isinstance(error, BadInputError):
+        line = error.problems[0].format().splitlines()[0]
+        more = len(error.problems) - 1
+        return f"{line} (and {more} more)" if more else line
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def _start_clean(layout: PointLayout) -> None:

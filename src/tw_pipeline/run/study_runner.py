@@ -30,6 +30,7 @@ class StudyRunResult:
         ran: points trained in this call.
         skipped: points that had already finished.
         failed: points that failed, each with failed.json in its folder.
+        errors: the one-line error of each failed point.
         table: the study summary as a Markdown table.
     """
 
@@ -37,6 +38,7 @@ class StudyRunResult:
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
     table: str = ""
 
 
@@ -110,7 +112,12 @@ def run_study(
 
     for task in tasks:
         name = task.study.point_name
-        (result.failed if errors.get(name) else result.ran).append(name)
+        error = errors.get(name)
+        if error:
+            result.failed.append(name)
+            result.errors[name] = error
+        else:
+            result.ran.append(name)
 
     result.table = _summarise(result.study_dir)
     return result

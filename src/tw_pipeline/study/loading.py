@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Keys that name or place the study; sweeping them would make points
 # collide in one folder or leave the study.
-UNSWEEPABLE = ("study", "point", "sweep", "output")
+UNSWEEPABLE = ("study", "point", "sweep", "output", "batch")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ each field; `twpipe schema` and the documentation are generated from them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,8 @@ from tw_pipeline.errors import did_you_mean
 
 __all__ = [
     "ACTIVATIONS",
+    "JOB_FLAVOURS",
+    "Batch",
     "DataSection",
     "EarlyStopping",
     "Evaluation",
@@ -323,7 +326,11 @@ class Training(Section):
         "weights restored; null trains for all epochs.",
     )
     seed: int = Field(
-        default=1, ge=0, description="Seed of the folds, initial weights and shuffling."
+        default=1,
+        ge=0,
+        # Fold i trains with seed + i, and NumPy takes seeds below 2**32.
+        le=2**32 - 100,
+        description="Seed of the folds, initial weights and shuffling.",
     )
 
 
@@ -478,6 +485,164 @@ class Output(Section):
     )
 
 
+# lxplus' HTCondor job flavours and the wall time each allows.
+JOB_FLAVOURS = {
+    "espresso": 20 * 60,
+    "microcentury": 60 * 60,
+    "longlunch": 2 * 3600,
+    "workday": 8 * 3600,
+    "tomorrow": 24 * 3600,
+    "testmatch": 3 * 24 * 3600,
+    "nextweek": 7 * 24 * 3600,
+}
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([MGT])i?B?\s*$", re.IGNORECASE)
+_TIME = re.compile(r"^(?:(\d+)-)?(\d+):([0-5]\d):([0-5]\d)$")
+
+
+def _megabytes(text: str) -> int:
+    match = _SIZE.match(text)
+    if not match:
+        msg = f"'{text}' is not a size; write a number and a unit, e.g. 2GB or 500MB"
+        raise ValueError(msg)
+    factor = {"M": 1, "G": 1024, "T": 1024 * 1024}[match.group(2).upper()]
+    megabytes = round(float(match.group(1)) * factor)
+    if megabytes < 1:
+        msg = f"'{text}' is less than 1MB"
+        raise ValueError(msg)
+    return megabytes
+
+
+def _seconds(text: str) -> int:
+    match = _TIME.match(text.strip())
+    if not match:
+        msg = f"'{text}' is not a duration; write HH:MM:SS or D-HH:MM:SS, e.g. 02:00:00"
+        raise ValueError(msg)
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total < 60:
+        msg = f"'{text}' is shorter than one minute"
+        raise ValueError(msg)
+    return total
+
+
+class Batch(Section):
+    """Resources and options of the batch jobs that `twpipe submit` writes.
+
+    Each job runs one sweep point. The settings do not change a result, so
+    changing them never makes a finished point look out of date.
+    """
+
+    cpus: int = Field(
+        default=1, ge=1, le=128,
+        description="CPU cores per job; TensorFlow and BLAS use this many threads.",
+    )
+    memory: str = Field(
+        default="2GB",
+        description="Memory per job, with a unit: 500MB, 2GB, 1.5GB.",
+    )
+    disk: str | None = Field(
+        default=None,
+        description="Scratch disk per job (HTCondor request_disk, Slurm --tmp); "
+        "the site's default when left out.",
+    )
+    time: str | None = Field(
+        default=None,
+        description="Wall-time limit per job as HH:MM:SS or D-HH:MM:SS (Slurm "
+        "--time, HTCondor +MaxRuntime); the site's default when left out.",
+    )
+    job_flavour: Literal[tuple(JOB_FLAVOURS)] | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="HTCondor +JobFlavour on CERN lxplus: espresso (20 min), "
+        "microcentury (1 h), longlunch (2 h), workday (8 h), tomorrow (1 day), "
+        "testmatch (3 days), nextweek (1 week).",
+    )
+    partition: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.,-]+$",
+        description="Slurm partition; the cluster's default when left out.",
+    )
+    max_running: int | None = Field(
+        default=None, ge=1, le=100000,
+        description="Most jobs of the sweep running at once (Slurm --array "
+        "limit %N, HTCondor max_materialize); no limit when left out.",
+    )
+    htcondor_commands: list[str] = Field(
+        default_factory=list,
+        description="Extra lines of the HTCondor submit description, e.g. "
+        "'+AccountingGroup = \"group_u_ATLAS.u_zp\"' or 'requirements = "
+        "(OpSysAndVer =?= \"AlmaLinux9\")'.",
+    )
+    slurm_options: list[str] = Field(
+        default_factory=list,
+        description="Extra sbatch options, e.g. '--account=atlas' or '--qos=short'.",
+    )
+
+    @field_validator("memory", "disk", mode="before")
+    @classmethod
+    def _size(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            msg = f"{value} has no unit; write e.g. {value}MB or {value}GB"
+            raise ValueError(msg)
+        if isinstance(value, str):
+            _megabytes(value)
+        return value
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2:00:00 as a number of seconds (sexagesimal).
+        if isinstance(value, int) and not isinstance(value, bool):
+            msg = (
+                f"found the number {value}; write the time as HH:MM:SS in quotes, "
+                'e.g. "02:00:00"'
+            )
+            raise ValueError(msg)
+        if isinstance(value, str):
+            _seconds(value)
+        return value
+
+    @field_validator("htcondor_commands")
+    @classmethod
+    def _submit_lines(cls, value: list[str]) -> list[str]:
+        for line in value:
+            if "\n" in line or "=" not in line:
+                msg = f"'{line}' is not one submit command; write 'name = value'"
+                raise ValueError(msg)
+            if line.split("=", 1)[0].strip().lower() in ("queue", "executable", "arguments"):
+                msg = f"'{line}': twpipe writes this command itself"
+                raise ValueError(msg)
+        return value
+
+    @field_validator("slurm_options")
+    @classmethod
+    def _sbatch_options(cls, value: list[str]) -> list[str]:
+        for option in value:
+            if not option.startswith("-") or "\n" in option:
+                msg = f"'{option}' is not an sbatch option; write e.g. --account=NAME"
+                raise ValueError(msg)
+            if option.split("=", 1)[0] in ("--array", "-a", "--output", "-o",
+                                           "--error", "-e", "--chdir", "-D"):
+                msg = f"'{option}': twpipe sets this option itself"
+                raise ValueError(msg)
+        return value
+
+    @property
+    def memory_mb(self) -> int:
+        """The memory request in megabytes."""
+        return _megabytes(self.memory)
+
+    @property
+    def disk_mb(self) -> int | None:
+        """The disk request in megabytes, or None."""
+        return None if self.disk is None else _megabytes(self.disk)
+
+    @property
+    def time_seconds(self) -> int | None:
+        """The wall-time limit in seconds, or None."""
+        return None if self.time is None else _seconds(self.time)
+
+
 class Study(Section):
     """A complete study: data, inputs, network, training and sweep."""
 
@@ -504,6 +669,10 @@ class Study(Section):
     report: Report = Field(default_factory=Report)
     evaluation: Evaluation = Field(default_factory=Evaluation)
     output: Output = Field(default_factory=Output)
+    batch: Batch = Field(
+        default_factory=Batch,
+        description="Resources of the batch jobs written by `twpipe submit`.",
+    )
 
     @field_validator("variables")
     @classmethod

@@ -59,13 +59,14 @@ def config_hash(study: Study) -> str:
 
     The paths are taken absolute, so the original study file and an
     expanded point file of the same point hash alike wherever they live.
-    The point name, the output folder and the plot settings do not change
-    a result and are left out.
+    The point name, the output folder, the plot settings and the batch
+    resources do not change a result and are left out.
     """
     data = study_to_dict(study)
     data.pop("point", None)
     data.pop("output", None)
     data.pop("report", None)
+    data.pop("batch", None)
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 

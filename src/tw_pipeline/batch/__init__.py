@@ -1,0 +1,1 @@
+"""Sweeps on batch systems: HTCondor submit descriptions, Slurm array jobs, point status."""

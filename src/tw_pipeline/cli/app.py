@@ -300,6 +300,34 @@ def apply_(
         typer.echo(str(result.target))
 
 
+@app.command()
+def export(
+    run_dir: RunDirArg,
+    format: Annotated[  # noqa: A002 - the option's own name
+        str,
+        typer.Option("--format", help="Export format; 'onnx' is the one there is."),
+    ] = "onnx",
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--output", "-o",
+            help="Folder for the exported files (default: RUN_DIR/export/<format>).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Export the fold models for C++ inference, with a metadata file.
+
+    Needs the optional extra: pip install 'tw-pipeline[onnx]'.
+    Wraps tw_pipeline.apply.onnx_export.export_run.
+    """
+    from tw_pipeline.apply.onnx_export import export_run
+
+    result = export_run(run_dir, output, format=format)
+    for path in (*result.models, result.metadata):
+        typer.echo(str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     # TensorFlow's C++ start-up chatter would drown the run's own messages.

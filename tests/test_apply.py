@@ -1,8 +1,10 @@
-"""`twpipe apply`: scored copies of HDF5 and ROOT files, fold-aware and exact."""
+"""`twpipe apply` and `twpipe export`: scored copies of HDF5 and ROOT files,
+fold-aware and exact, and ONNX models that score like the Keras ones."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import h5py
@@ -11,6 +13,7 @@ import pandas as pd
 import pytest
 import uproot
 
+from tw_pipeline.apply import onnx_export
 from tw_pipeline.data import hdf5
 
 pytestmark = pytest.mark.slow
@@ -320,3 +323,66 @@ def test_a_table_that_already_has_the_score_is_refused(run_dir, toy, tmp_path, t
 
     assert result.code == 2
     assert f"already has a column called '{SCORE}'" in result.stderr
+
+
+def test_onnx_models_agree_with_keras_to_1e_5(run_dir, toy, tmp_path, twpipe):
+    ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra is not installed")
+    pytest.importorskip("tf2onnx", reason="the [onnx] extra is not installed")
+    import keras
+
+    from tw_pipeline.apply.bundle import read_run
+    from tw_pipeline.training.inference import predict
+
+    run = run_dir
+    result = twpipe("export", run, "--format", "onnx", "-o", tmp_path)
+
+    assert result.code == 0, result.stderr
+    metadata = json.loads((tmp_path / "metadata.json").read_text())
+    bundle = read_run(run)
+    assert metadata["input"]["variables"] == list(bundle.variables)
+    assert metadata["folds"] == {
+        "k": 3,
+        "rule": "event-number",
+        "event_number": "eventNumber",
+        "description": bundle.describe_rule(),
+        "models": {"0": "fold-0.onnx", "1": "fold-1.onnx", "2": "fold-2.onnx"},
+    }
+    assert metadata["config_hash"] == bundle.config_hash
+
+    # Raw values in: the ONNX model does its own preprocessing.
+    frame = pd.read_hdf(toy / "tW_DR.h5")
+    x = frame[list(bundle.variables)].to_numpy(np.float32)
+    for fold in bundle.folds:
+        session = ort.InferenceSession(
+            str(tmp_path / f"fold-{fold.fold}.onnx"), providers=["CPUExecutionProvider"]
+        )
+        (onnx_scores,) = session.run(["score"], {"variables": x})
+        model = keras.saving.load_model(fold.model, compile=False)
+        keras_scores = predict(model, fold.scaler.transform(x))
+        assert onnx_scores.shape == (len(frame),)
+        np.testing.assert_allclose(onnx_scores, keras_scores, rtol=0, atol=1e-5)
+
+
+def test_a_missing_extra_is_named_in_the_error(run_dir, tmp_path, twpipe, monkeypatch):
+    run = run_dir
+    real = onnx_export.importlib.util.find_spec
+    monkeypatch.setattr(
+        onnx_export.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tf2onnx" else real(name, *a),
+    )
+
+    result = twpipe("export", run, "-o", tmp_path)
+
+    assert result.code == 2
+    assert "tf2onnx" in result.stderr
+    assert "pip install 'tw-pipeline[onnx]'" in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unknown_format_is_refused(run_dir, twpipe):
+    run = run_dir
+    result = twpipe("export", run, "--format", "tflite")
+
+    assert result.code == 2
+    assert "unknown export format 'tflite'" in result.stderr

@@ -27,6 +27,7 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_apply.py
 
 clean:
 	rm -rf $(VENV) runs data/toy .pytest_cache

@@ -83,11 +83,16 @@ def _test_fold_scores(run_dir: Path) -> pd.Series:
 
 def _write_root(frame: pd.DataFrame, path: Path, tree: str) -> None:
     with uproot.recreate(path) as handle:
-        out = handle.mktree(tree, {c: frame[c].dtype for c in frame.columns}, title="toy")
+        out = handle.mktree(
+            tree, {c: frame[c].dtype for c in frame.columns}, title="toy"
+        )
         half = len(frame) // 2
         out.extend({c: frame[c].to_numpy()[:half] for c in frame.columns})
         out.extend({c: frame[c].to_numpy()[half:] for c in frame.columns})
-        handle["hists/cutflow"] = (np.array([5.0, 3.0, 1.0]), np.array([0.0, 1.0, 2.0, 3.0]))
+        handle["hists/cutflow"] = (
+            np.array([5.0, 3.0, 1.0]),
+            np.array([0.0, 1.0, 2.0, 3.0]),
+        )
 
 
 def test_applying_to_the_training_files_reproduces_the_test_fold_scores_exactly(
@@ -121,7 +126,10 @@ def test_hdf5_output_keeps_every_column_and_says_how_it_was_scored(
     scored = pd.read_hdf(tmp_path / "tW_DR.h5")
     assert list(scored.columns) == [*original.columns, SCORE]
     pd.testing.assert_frame_equal(scored[original.columns], original)
-    assert hdf5.table_info(tmp_path / "tW_DR.h5", "wt_DR_nominal").layout == hdf5.PANDAS_TABLE
+    assert (
+        hdf5.table_info(tmp_path / "tW_DR.h5", "wt_DR_nominal").layout
+        == hdf5.PANDAS_TABLE
+    )
     with h5py.File(tmp_path / "tW_DR.h5") as handle:
         rule = handle["wt_DR_nominal"].attrs[f"{SCORE}_fold_rule"]
     assert "eventNumber % 3" in rule
@@ -143,7 +151,9 @@ def _write_layout(frame: pd.DataFrame, path: Path, layout: str) -> str:
     with h5py.File(path, "w") as handle:
         handle["notes"] = np.arange(3)
         if layout == hdf5.COMPOUND:
-            handle.create_dataset("events", data=records, chunks=True, compression="gzip")
+            handle.create_dataset(
+                "events", data=records, chunks=True, compression="gzip"
+            )
         else:
             group = handle.create_group("events")
             for name in frame.columns:
@@ -164,7 +174,9 @@ def test_every_hdf5_layout_comes_back_in_the_same_layout(
     key = _write_layout(frame, source, layout)
     before = _digest(source)
 
-    result = twpipe("apply", run_dir, source, "-o", tmp_path / "out", "--chunk-rows", "400")
+    result = twpipe(
+        "apply", run_dir, source, "-o", tmp_path / "out", "--chunk-rows", "400"
+    )
 
     assert result.code == 0, result.stderr
     assert _digest(source) == before
@@ -208,7 +220,9 @@ def test_root_in_gives_root_out_with_every_branch_and_the_exact_scores(
     _write_root(frame, source, "nominal")
     before = _digest(source)
 
-    result = twpipe("apply", run_dir, source, "-o", tmp_path / "out", "--chunk-rows", "1000")
+    result = twpipe(
+        "apply", run_dir, source, "-o", tmp_path / "out", "--chunk-rows", "1000"
+    )
 
     assert result.code == 0, result.stderr
     assert _digest(source) == before
@@ -258,7 +272,9 @@ def test_a_file_without_a_variable_is_refused_naming_file_key_and_column(
     source = tmp_path / "renamed.h5"
     frame.to_hdf(source, key="wt_DR_nominal", format="table")
 
-    result = twpipe("apply", run_dir, source, "-o", tmp_path / "out", "--key", "wt_DR_nominal")
+    result = twpipe(
+        "apply", run_dir, source, "-o", tmp_path / "out", "--key", "wt_DR_nominal"
+    )
 
     assert result.code == 2
     assert "renamed.h5 [wt_DR_nominal]" in result.stderr
@@ -274,7 +290,9 @@ def test_a_variable_of_the_wrong_type_is_refused(run_dir, toy, tmp_path, twpipe)
     source = tmp_path / "text.h5"
     frame.to_hdf(source, key="wt_DR_nominal", format="fixed")
 
-    result = twpipe("apply", run_dir, source, "-o", tmp_path / "out", "--key", "wt_DR_nominal")
+    result = twpipe(
+        "apply", run_dir, source, "-o", tmp_path / "out", "--key", "wt_DR_nominal"
+    )
 
     assert result.code == 2
     assert "column 'mass_lep1jet2'" in result.stderr
@@ -319,7 +337,9 @@ def test_an_unfinished_run_folder_is_refused(run_dir, toy, tmp_path, twpipe):
 def test_a_table_that_already_has_the_score_is_refused(run_dir, toy, tmp_path, twpipe):
     assert twpipe("apply", run_dir, toy / "tW_DR.h5", "-o", tmp_path / "once").code == 0
 
-    result = twpipe("apply", run_dir, tmp_path / "once" / "tW_DR.h5", "-o", tmp_path / "twice")
+    result = twpipe(
+        "apply", run_dir, tmp_path / "once" / "tW_DR.h5", "-o", tmp_path / "twice"
+    )
 
     assert result.code == 2
     assert f"already has a column called '{SCORE}'" in result.stderr

@@ -43,3 +43,12 @@ def test_cli_refuses_a_folder_that_is_not_a_point(tmp_path, twpipe):
     assert result.code == 2
     assert "is not a point's run folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_progress_bar_is_drawn_only_when_asked_or_on_a_terminal(capsys):
+    from tw_pipeline.apply.progress import progress_bar
+
+    # Under pytest stderr is no terminal: no bar.
+    with progress_bar(10, "file 1/1") as advance:
+        advance(10)
+    assert capsys.readouterr().err == ""

@@ -159,7 +159,9 @@ def read_run(run_dir: Path | str) -> RunBundle:
                 hint="rerun the study with folds.train: all",
             )
         )
-    return RunBundle(root=root, study=study, folds=folds, config_hash=config_hash(study))
+    return RunBundle(
+        root=root, study=study, folds=folds, config_hash=config_hash(study)
+    )
 
 
 def _points_hint(root: Path) -> str:
@@ -200,7 +202,9 @@ def _read_fold(layout: PointLayout, study: Study, fold: int) -> FoldFiles:
         payload = json.loads(scaler_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InvalidData(
-            Problem(message=f"cannot be read ({err})", source=source, hint="rerun the study")
+            Problem(
+                message=f"cannot be read ({err})", source=source, hint="rerun the study"
+            )
         ) from err
     scaler = Scaler.from_json(payload, source=source)
 

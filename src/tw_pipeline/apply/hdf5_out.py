@@ -75,14 +75,25 @@ def write_scored_hdf5(
                 hdf5.PYTABLES_TABLE: _rewrite_records,
             }.get(table.layout)
             if writer is not None:
-                writer(plan, source, target, table, score, score_name, needed,
-                       chunk_rows, advance, label)
+                writer(
+                    plan,
+                    source,
+                    target,
+                    table,
+                    score,
+                    score_name,
+                    needed,
+                    chunk_rows,
+                    advance,
+                    label,
+                )
 
     # pandas writes through PyTables, which must have the file to itself.
     for table in plan.scored:
         if table.layout == hdf5.PANDAS_TABLE:
-            _rewrite_pandas_table(plan, temporary, table, score, score_name,
-                                  chunk_rows, advance)
+            _rewrite_pandas_table(
+                plan, temporary, table, score, score_name, chunk_rows, advance
+            )
 
 
 def _object_path(table: TableInfo) -> str:
@@ -112,26 +123,35 @@ def _copy_except(source: h5py.Group, target: h5py.Group, skipped: set[str]) -> N
 def _blocks(plan: FilePlan, table: TableInfo, needed: list[str], chunk_rows: int):
     """(start, stop, columns) for each block of a table, through the load readers."""
     start = 0
-    for chunk in hdf5.iter_chunks(plan.source, table.key, needed, chunk_rows=chunk_rows):
-        rows = chunk.shape[0] if isinstance(chunk, np.ndarray) else len(chunk[needed[0]])
+    for chunk in hdf5.iter_chunks(
+        plan.source, table.key, needed, chunk_rows=chunk_rows
+    ):
+        rows = (
+            chunk.shape[0] if isinstance(chunk, np.ndarray) else len(chunk[needed[0]])
+        )
         yield start, start + rows, chunk
         start += rows
 
 
-def _add_to_group(plan, source, target, table, score, score_name, needed,
-                  chunk_rows, advance, label) -> None:
+def _add_to_group(
+    plan, source, target, table, score, score_name, needed, chunk_rows, advance, label
+) -> None:
     group = target[_object_path(table)]
     column = group.create_dataset(
-        score_name, shape=(table.rows,), dtype=SCORE_DTYPE,
-        chunks=(min(max(table.rows, 1), 65536),), compression="gzip",
+        score_name,
+        shape=(table.rows,),
+        dtype=SCORE_DTYPE,
+        chunks=(min(max(table.rows, 1), 65536),),
+        compression="gzip",
     )
     for start, stop, chunk in _blocks(plan, table, needed, chunk_rows):
         column[start:stop] = score(chunk, stop - start, label)
         advance(stop - start)
 
 
-def _add_fixed_block(plan, source, target, table, score, score_name, needed,
-                     chunk_rows, advance, label) -> None:
+def _add_fixed_block(
+    plan, source, target, table, score, score_name, needed, chunk_rows, advance, label
+) -> None:
     group = target[_object_path(table)]
     block = int(group.attrs["nblocks"])
     first_values = group["block0_values"] if "block0_values" in group else None
@@ -171,8 +191,9 @@ def _add_fixed_block(plan, source, target, table, score, score_name, needed,
         advance(stop - start)
 
 
-def _rewrite_records(plan, source, target, table, score, score_name, needed,
-                     chunk_rows, advance, label) -> None:
+def _rewrite_records(
+    plan, source, target, table, score, score_name, needed, chunk_rows, advance, label
+) -> None:
     path = _object_path(table)
     original = source[path]
     layout = np.dtype(original.dtype.descr + [(score_name, SCORE_DTYPE.str)])
@@ -207,13 +228,17 @@ def _rewrite_records(plan, source, target, table, score, score_name, needed,
         advance(stop - start)
 
 
-def _rewrite_pandas_table(plan, temporary, table, score, score_name,
-                          chunk_rows, advance) -> None:
+def _rewrite_pandas_table(
+    plan, temporary, table, score, score_name, chunk_rows, advance
+) -> None:
     import pandas as pd
 
     label = source_label(plan.source, table.key)
     key = _object_path(table)
-    with pd.HDFStore(plan.source, mode="r") as source, pd.HDFStore(temporary, mode="a") as target:
+    with (
+        pd.HDFStore(plan.source, mode="r") as source,
+        pd.HDFStore(temporary, mode="a") as target,
+    ):
         storer = source.get_storer(key)
         data_columns = [c for c in (storer.data_columns or []) if c != "index"]
         # Text columns keep the width of the input's, so that no later block
@@ -227,7 +252,10 @@ def _rewrite_pandas_table(plan, temporary, table, score, score_name,
             columns = {name: frame[name].to_numpy() for name in frame.columns}
             frame[score_name] = score(columns, stop - start, label)
             target.append(
-                key, frame, format="table", index=False,
+                key,
+                frame,
+                format="table",
+                index=False,
                 data_columns=data_columns or None,
                 min_itemsize=min_itemsize,
                 complevel=filters.complevel,

@@ -86,7 +86,9 @@ def export_run(
         )
     bundle = read_run(run_dir)
     _require_extra()
-    target = Path(output_dir) if output_dir is not None else bundle.root / "export" / format
+    target = (
+        Path(output_dir) if output_dir is not None else bundle.root / "export" / format
+    )
     target.mkdir(parents=True, exist_ok=True)
 
     import keras  # noqa: PLC0415 - TensorFlow only where inference happens
@@ -96,7 +98,9 @@ def export_run(
     models = []
     for files in bundle.folds:
         model = keras.saving.load_model(files.model, compile=False)
-        serve = _with_preprocessing(tf, model, files.scaler.offsets, files.scaler.scales)
+        serve = _with_preprocessing(
+            tf, model, files.scaler.offsets, files.scaler.scales
+        )
         path = target / f"fold-{files.fold}.onnx"
         proto, _ = tf2onnx.convert.from_function(
             serve, input_signature=serve.input_signature, opset=OPSET
@@ -106,8 +110,9 @@ def export_run(
             f"{', '.join(bundle.variables)}"
         )
         atomic.write_bytes(path, proto.SerializeToString())
-        shutil.copyfile(files.model.parent / SCALER_FILE,
-                        target / f"fold-{files.fold}.scaler.json")
+        shutil.copyfile(
+            files.model.parent / SCALER_FILE, target / f"fold-{files.fold}.scaler.json"
+        )
         models.append(path)
         log.info("fold %d: wrote %s", files.fold, display_path(path))
 
@@ -117,11 +122,15 @@ def export_run(
 
 
 def _require_extra() -> None:
-    missing = [name for name in _EXTRA_PACKAGES if importlib.util.find_spec(name) is None]
+    missing = [
+        name for name in _EXTRA_PACKAGES if importlib.util.find_spec(name) is None
+    ]
     if missing:
         raise MissingExtra(
             Problem(
-                message=f"ONNX export needs {', '.join(missing)}, which is not installed",
+                message=(
+                    f"ONNX export needs {', '.join(missing)}, which is not installed"
+                ),
                 hint="install the optional extra: pip install 'tw-pipeline[onnx]' "
                 "(tf2onnx, onnx and onnxruntime)",
             )
@@ -163,7 +172,10 @@ def _metadata(bundle: RunBundle, models: list[Path]) -> dict[str, Any]:
             "rule": bundle.rule,
             "event_number": bundle.event_number,
             "description": bundle.describe_rule(),
-            "models": {str(fold.fold): path.name for fold, path in zip(bundle.folds, models, strict=True)},
+            "models": {
+                str(fold.fold): path.name
+                for fold, path in zip(bundle.folds, models, strict=True)
+            },
         },
         "opset": OPSET,
     }

@@ -192,7 +192,9 @@ def _needed_columns(bundle: RunBundle) -> tuple[list[str], dict[str, str]]:
     needed_by = {name: "the run's variables" for name in bundle.variables}
     if bundle.event_number is not None:
         needed.append(bundle.event_number)
-        needed_by[bundle.event_number] = "the run's data.event_number, for the fold rule"
+        needed_by[bundle.event_number] = (
+            "the run's data.event_number, for the fold rule"
+        )
     return needed, needed_by
 
 
@@ -224,7 +226,9 @@ def _explain_no_table(
         raise InvalidData([replace(first, hint=hint), *err.problems[1:]]) from None
 
 
-def _writable_problems(source: Path, table: TableInfo, score_name: str) -> list[Problem]:
+def _writable_problems(
+    source: Path, table: TableInfo, score_name: str
+) -> list[Problem]:
     """What stops a table from being written back with its score."""
     problems = []
     item = "branch" if table.is_tree else "column"

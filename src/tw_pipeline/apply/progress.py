@@ -14,7 +14,9 @@ __all__ = ["progress_bar"]
 
 
 @contextmanager
-def progress_bar(total: int, description: str, *, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+def progress_bar(
+    total: int, description: str, *, enabled: bool | None = None
+) -> Iterator[Callable[[int], None]]:
     """Yield a function that advances a bar by a number of events.
 
     Args:
@@ -30,9 +32,20 @@ def progress_bar(total: int, description: str, *, enabled: bool | None = None) -
         return
 
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(description, total=total)
         yield lambda rows: progress.advance(task, rows)

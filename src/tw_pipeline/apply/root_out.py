@@ -61,15 +61,25 @@ def write_scored_root(
     skipped: list[str] = []
     with uproot.open(plan.source) as source, uproot.recreate(temporary) as target:
         for table in plan.scored:
-            _copy_tree(source, target, table, chunk_rows, advance,
-                       score=score, score_name=score_name, label=source_label(plan.source, table.key))
+            _copy_tree(
+                source,
+                target,
+                table,
+                chunk_rows,
+                advance,
+                score=score,
+                score_name=score_name,
+                label=source_label(plan.source, table.key),
+            )
 
         copyable = {table.key: table for table in plan.others if _flat(table)}
         for name, classname in source.classnames(recursive=True, cycle=False).items():
             if name in scored or name in info or classname == "TDirectory":
                 continue
             if name in copyable:
-                _copy_tree(source, target, copyable[name], chunk_rows, advance=lambda _: None)
+                _copy_tree(
+                    source, target, copyable[name], chunk_rows, advance=lambda _: None
+                )
             elif classname.startswith(_HISTOGRAM_PREFIXES):
                 target[name] = source[name]
             elif classname == "TObjString":
@@ -108,7 +118,9 @@ def _copy_tree(
     """Copy one flat tree a block at a time, adding the score branch if asked."""
     tree = source[table.key]
     names = table.names
-    types = {name: np.dtype(table.column(name).dtype).newbyteorder("=") for name in names}
+    types = {
+        name: np.dtype(table.column(name).dtype).newbyteorder("=") for name in names
+    }
     if score is not None:
         types[score_name] = SCORE_DTYPE
     out = target.mktree(table.key, types, title=str(getattr(tree, "title", "") or ""))

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 # that per-call costs of the network and the writers vanish.
 DEFAULT_CHUNK_ROWS = 100_000
 
+
 @dataclass(frozen=True)
 class AppliedFile:
     """One scored output.
@@ -89,14 +90,17 @@ def apply_run(
     """
     if chunk_rows < 1:
         raise InvalidData(
-            Problem(message=f"chunk size must be at least 1; got {chunk_rows}",
-                    path="--chunk-rows")
+            Problem(
+                message=f"chunk size must be at least 1; got {chunk_rows}",
+                path="--chunk-rows",
+            )
         )
     bundle = read_run(run_dir)
     score_name = score_name or default_score_name(bundle.study)
     _check_score_name(score_name, bundle)
-    plans = plan_inputs(bundle, inputs, output_dir, score_name=score_name,
-                        keys=keys, force=force)
+    plans = plan_inputs(
+        bundle, inputs, output_dir, score_name=score_name, keys=keys, force=force
+    )
     log.info("applying %s: %s", display_path(bundle.root), bundle.describe_rule())
 
     # Imported here: the scorer loads TensorFlow.
@@ -107,13 +111,25 @@ def apply_run(
     results = []
     for number, plan in enumerate(plans, start=1):
         started = time.perf_counter()
-        result = _apply_file(plan, bundle, scorer, score_name, chunk_rows,
-                             progress, f"{number}/{len(plans)}")
+        result = _apply_file(
+            plan,
+            bundle,
+            scorer,
+            score_name,
+            chunk_rows,
+            progress,
+            f"{number}/{len(plans)}",
+        )
         results.append(result)
         log.info(
             "file %d/%d: %s -> %s: %d events scored in %s (%.1fs)",
-            number, len(plans), display_path(plan.source), display_path(plan.target),
-            result.events, ", ".join(result.tables), time.perf_counter() - started,
+            number,
+            len(plans),
+            display_path(plan.source),
+            display_path(plan.target),
+            result.events,
+            ", ".join(result.tables),
+            time.perf_counter() - started,
         )
     return results
 
@@ -159,21 +175,34 @@ def _apply_file(
                 from tw_pipeline.apply.root_out import write_scored_root
 
                 not_copied = write_scored_root(
-                    plan, temporary, score, score_name,
-                    chunk_rows=chunk_rows, advance=advance,
+                    plan,
+                    temporary,
+                    score,
+                    score_name,
+                    chunk_rows=chunk_rows,
+                    advance=advance,
                     info=_score_info(bundle, score_name),
                 )
             else:
                 from tw_pipeline.apply.hdf5_out import write_scored_hdf5
 
-                write_scored_hdf5(plan, temporary, score, score_name, needed,
-                                  chunk_rows=chunk_rows, advance=advance)
+                write_scored_hdf5(
+                    plan,
+                    temporary,
+                    score,
+                    score_name,
+                    needed,
+                    chunk_rows=chunk_rows,
+                    advance=advance,
+                )
                 _stamp_hdf5(temporary, plan, _score_info(bundle, score_name))
 
     if non_finite:
         log.warning(
             "%s: %d event(s) got a NaN score, because some of their inputs are "
-            "NaN or infinite", display_path(plan.source), non_finite,
+            "NaN or infinite",
+            display_path(plan.source),
+            non_finite,
         )
     return AppliedFile(
         source=plan.source,

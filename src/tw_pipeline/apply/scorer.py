@@ -44,10 +44,14 @@ class FoldScorer:
         self.models = {}
         for files in bundle.folds:
             log.debug("loading the model of fold %d from %s", files.fold, files.model)
-            self.models[files.fold] = keras.saving.load_model(files.model, compile=False)
+            self.models[files.fold] = keras.saving.load_model(
+                files.model, compile=False
+            )
         self.scalers = {files.fold: files.scaler for files in bundle.folds}
 
-    def score(self, columns: Mapping[str, np.ndarray], rows: int, source: str) -> np.ndarray:
+    def score(
+        self, columns: Mapping[str, np.ndarray], rows: int, source: str
+    ) -> np.ndarray:
         """Score one block of events.
 
         Args:
@@ -72,7 +76,9 @@ class FoldScorer:
 
         scores = np.empty(rows, dtype=np.float64)
         if bundle.event_number is not None:
-            events = _event_numbers(columns[bundle.event_number], bundle.event_number, source)
+            events = _event_numbers(
+                columns[bundle.event_number], bundle.event_number, source
+            )
             folds = np.mod(events, bundle.k)
             for fold, model in self.models.items():
                 picked = np.flatnonzero(folds == fold)

@@ -59,7 +59,11 @@ def write_scored_root(
     """
     scored = {table.key for table in plan.scored}
     skipped: list[str] = []
-    with uproot.open(plan.source) as source, uproot.recreate(temporary) as target:
+    # No array cache: blocks are read once, and a cache would hold up to 100 MB.
+    with (
+        uproot.open(plan.source, array_cache=None) as source,
+        uproot.recreate(temporary) as target,
+    ):
         for table in plan.scored:
             _copy_tree(
                 source,

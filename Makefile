@@ -27,6 +27,7 @@ demo: install
 
 bench: install
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_apply.py
 
 # The study-file reference is generated from the models; a test checks it.
 docs: install

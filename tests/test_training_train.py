@@ -88,6 +88,7 @@ def test_fold_writes_model_scaler_and_history(trained):
         "history.csv",
         "model.keras",
         "scaler.json",
+        "test_scores.npz",
     ]
     history = pd.read_csv(fold_dir / "history.csv")
     assert list(history.columns) == [

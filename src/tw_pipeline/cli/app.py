@@ -355,6 +355,109 @@ def status(
     log.info("%s", ", ".join(f"{n} {state}" for state, n in counts.items()))
 
 
+RunDirArg = Annotated[
+    Path,
+    typer.Argument(
+        help="A finished point's run folder, e.g. runs/<study>/<point>.",
+        metavar="RUN_DIR",
+        show_default=False,
+    ),
+]
+
+
+@app.command("apply")
+def apply_(
+    run_dir: RunDirArg,
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="HDF5 or ROOT files to score.", metavar="INPUT...", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o",
+            help="Folder for the scored files (same names as the inputs).",
+            show_default=False,
+        ),
+    ],
+    score_name: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--score-name",
+            help="Name of the score column or branch (default: <study>_score).",
+            show_default=False,
+        ),
+    ] = None,
+    keys: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option(
+            "--key",
+            help="Table or tree to score, e.g. --key nominal (repeatable; default: "
+            "every one that holds the run's variables).",
+            show_default=False,
+        ),
+    ] = None,
+    chunk_rows: Annotated[
+        int,
+        typer.Option("--chunk-rows", min=1, help="Events read and scored at a time."),
+    ] = 100_000,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace output files that exist already.")
+    ] = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="Never show a progress bar.")
+    ] = False,
+) -> None:
+    """Score files with a point's fold models; write copies with the score added.
+
+    Wraps tw_pipeline.apply.runner.apply_run.
+    """
+    from tw_pipeline.apply.runner import apply_run
+
+    results = apply_run(
+        run_dir,
+        inputs,
+        output,
+        score_name=score_name,
+        keys=keys or (),
+        chunk_rows=chunk_rows,
+        force=force,
+        progress=False if no_progress else None,
+    )
+    for result in results:
+        typer.echo(str(result.target))
+
+
+@app.command()
+def export(
+    run_dir: RunDirArg,
+    format: Annotated[  # noqa: A002 - the option's own name
+        str,
+        typer.Option("--format", help="Export format; 'onnx' is the one there is."),
+    ] = "onnx",
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            "--output", "-o",
+            help="Folder for the exported files (default: RUN_DIR/export/<format>).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Export the fold models for C++ inference, with a metadata file.
+
+    Needs the optional extra: pip install 'tw-pipeline[onnx]'.
+    Wraps tw_pipeline.apply.onnx_export.export_run.
+    """
+    from tw_pipeline.apply.onnx_export import export_run
+
+    result = export_run(run_dir, output, format=format)
+    for path in (*result.models, result.metadata):
+        typer.echo(str(path))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code."""
     # TensorFlow's C++ start-up chatter would drown the run's own messages.

@@ -33,16 +33,25 @@ from tw_pipeline.training.fold_inputs import (  # noqa: E402
     FoldInputCache,
     prepare_fold,
 )
+from tw_pipeline.training.inference import predict  # noqa: E402
 from tw_pipeline.training.network import build_model, build_optimizer  # noqa: E402
 from tw_pipeline.training.preprocess import Scaler  # noqa: E402
 
-__all__ = ["HISTORY_COLUMNS", "MODEL_FILE", "SCALER_FILE", "HISTORY_FILE", "train_fold"]
+__all__ = [
+    "HISTORY_COLUMNS",
+    "HISTORY_FILE",
+    "MODEL_FILE",
+    "SCALER_FILE",
+    "TEST_SCORES_FILE",
+    "train_fold",
+]
 
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.keras"
 SCALER_FILE = "scaler.json"
 HISTORY_FILE = "history.csv"
+TEST_SCORES_FILE = "test_scores.npz"
 # One row per epoch; "seconds" is the epoch's wall time, validation included.
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds")
 
@@ -50,9 +59,6 @@ HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "sec
 # each step in Python and dispatch overhead, which grouping steps lowers; the
 # numbers do not change, as the weights are still updated once per batch.
 _STEPS_PER_EXECUTION = 16
-
-# Events per batch when scoring: inference needs no small batches.
-_PREDICT_BATCH = 16_384
 
 
 def train_fold(
@@ -82,8 +88,10 @@ def train_fold(
     NumPy's global generators.
 
     Files written atomically in ``fold_dir``: ``model.keras`` (the kept
-    model), ``scaler.json`` (the scaler plus the weight settings used) and
-    ``history.csv`` (one row per epoch).
+    model), ``scaler.json`` (the scaler plus the weight settings used),
+    ``history.csv`` (one row per epoch) and ``test_scores.npz`` (the score
+    of every test event, with its sample and event number, so that later
+    applications of the model can be checked against it).
 
     Args:
         dataset: all events of the study.
@@ -198,6 +206,7 @@ def train_fold(
 
     train_scored = _score(model, scaler, dataset, train_rows)
     test_scored = _score(model, scaler, dataset, test_rows)
+    _write_test_scores(fold_dir / TEST_SCORES_FILE, dataset, test_rows, test_scored)
     metrics = fold_metrics(
         fold,
         train_scored,
@@ -250,19 +259,8 @@ def _score(
     model: keras.Model, scaler: Scaler, dataset: Dataset, rows: np.ndarray
 ) -> Scored:
     x = scaler.transform(dataset.features[rows])
-
-    # Direct calls in inference mode, chunk by chunk: model.predict would
-    # compile a new graph for every fold's model and input size, which costs
-    # more than it saves for networks this small.
-    scores = np.empty(x.shape[0], dtype=np.float64)
-    for start in range(0, x.shape[0], _PREDICT_BATCH):
-        chunk = x[start : start + _PREDICT_BATCH]
-        output = model(chunk, training=False)
-        scores[start : start + chunk.shape[0]] = keras.ops.convert_to_numpy(
-            output
-        ).reshape(-1)
     return Scored(
-        scores=scores,
+        scores=predict(model, x),
         labels=dataset.labels[rows],
         weights=dataset.weights[rows],
         sample_index=dataset.sample_index[rows],
@@ -310,6 +308,24 @@ def _write_artefacts(
     atomic.write_text(
         fold_dir / HISTORY_FILE, history.to_csv(index=False, float_format="%.6g")
     )
+
+
+def _write_test_scores(
+    path: Path, dataset: Dataset, rows: np.ndarray, scored: Scored
+) -> None:
+    # Kept exactly (binary, float64): `twpipe apply` on the training files
+    # must reproduce these numbers bit for bit, and this file is the proof.
+    arrays: dict[str, np.ndarray] = {
+        "row": rows.astype(np.int64),
+        "sample_index": dataset.sample_index[rows],
+        "sample_names": np.asarray(dataset.sample_names, dtype=str),
+        "score": scored.scores,
+    }
+    if dataset.event_number is not None:
+        arrays["event_number"] = dataset.event_number[rows]
+    with atomic.atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
 
 
 class _EpochProgress(keras.callbacks.Callback):

@@ -28,12 +28,13 @@ from tw_pipeline.data.dataset import Dataset  # noqa: E402
 from tw_pipeline.evaluation.metrics import fold_metrics  # noqa: E402
 from tw_pipeline.evaluation.outcome import FoldOutcome, Scored  # noqa: E402
 from tw_pipeline.run import atomic  # noqa: E402
-from tw_pipeline.study.models import Study  # noqa: E402
+from tw_pipeline.study.models import EarlyStopping, Study  # noqa: E402
 from tw_pipeline.training.fold_inputs import (  # noqa: E402
     FoldInputCache,
     prepare_fold,
 )
 from tw_pipeline.training.inference import predict  # noqa: E402
+from tw_pipeline.training.loop import EpochRunner  # noqa: E402
 from tw_pipeline.training.network import build_model, build_optimizer  # noqa: E402
 from tw_pipeline.training.preprocess import Scaler  # noqa: E402
 
@@ -54,11 +55,6 @@ HISTORY_FILE = "history.csv"
 TEST_SCORES_FILE = "test_scores.npz"
 # One row per epoch; "seconds" is the epoch's wall time, validation included.
 HISTORY_COLUMNS = ("epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds")
-
-# Batches run per call into TensorFlow. Small dense networks spend much of
-# each step in Python and dispatch overhead, which grouping steps lowers; the
-# numbers do not change, as the weights are still updated once per batch.
-_STEPS_PER_EXECUTION = 16
 
 
 def train_fold(
@@ -145,44 +141,53 @@ def train_fold(
     )
 
     model = build_model(study.network, len(dataset.variables), fold_seed)
-    steps = math.ceil(fit.events / settings.batch_size)
+    # Compiled so the saved model records its optimizer and loss; the
+    # training itself runs in the compiled epoch loop of training.loop.
     model.compile(
         optimizer=build_optimizer(study.optimizer),
         loss=keras.losses.BinaryCrossentropy(),
         weighted_metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
-        # XLA compilation costs start-up time and brings no gain for small
-        # dense networks on CPU.
-        jit_compile=False,
-        steps_per_execution=max(1, min(_STEPS_PER_EXECUTION, steps)),
     )
+    runner = EpochRunner(model, fit, validation, settings.batch_size, fold_seed)
+    del fit, validation
 
+    rows: list[dict[str, float]] = []
     best = _KeepBest()
-    progress = _EpochProgress(progress_prefix, fold, k, settings.epochs)
-    callbacks: list[keras.callbacks.Callback] = [
-        progress,
-        best,
-        _StopWhenDiverged(progress_prefix, fold, k),
-    ]
-    if settings.early_stopping is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=settings.early_stopping.patience,
-                min_delta=settings.early_stopping.min_delta,
-            )
+    patience = _Patience(settings.early_stopping)
+    for epoch in range(1, settings.epochs + 1):
+        epoch_started = time.perf_counter()
+        trained = runner.train_epoch()
+        validated = runner.validate()
+        rows.append(
+            {
+                "epoch": epoch,
+                "loss": trained.loss,
+                "val_loss": validated.loss,
+                "accuracy": trained.accuracy,
+                "val_accuracy": validated.accuracy,
+                "seconds": time.perf_counter() - epoch_started,
+            }
         )
-    fitted = model.fit(
-        fit.x,
-        fit.y,
-        sample_weight=fit.weights,
-        validation_data=(validation.x, validation.y, validation.weights),
-        batch_size=settings.batch_size,
-        epochs=settings.epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
+        log.info(
+            "%sfold %d/%d epoch %d/%d loss=%.4f val_loss=%.4f (%.1fs)",
+            progress_prefix, fold + 1, k, epoch, settings.epochs,
+            trained.loss, validated.loss, rows[-1]["seconds"],
+        )
+        best.update(epoch, validated.loss, model)
+
+        if not math.isfinite(trained.loss):
+            log.warning(
+                "%sfold %d/%d: the training loss is %s in epoch %d; stopping "
+                "(a smaller optimizer.learning_rate usually helps)",
+                progress_prefix, fold + 1, k, trained.loss, epoch,
+            )
+            break
+        if patience.exhausted(validated.loss):
+            break
+
+    history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)).astype(
+        {"epoch": np.int64}
     )
-    history = _history_frame(fitted.history, progress.seconds)
     if best.restore(model):
         log.info(
             "%sfold %d/%d: %d epochs run, keeping epoch %d (val_loss=%.4f)",
@@ -267,19 +272,6 @@ def _score(
     )
 
 
-def _history_frame(
-    history: dict[str, list[float]], seconds: list[float]
-) -> pd.DataFrame:
-    epochs = len(history.get("loss", []))
-    frame = pd.DataFrame({"epoch": np.arange(1, epochs + 1)})
-    for column in HISTORY_COLUMNS[1:]:
-        values = seconds if column == "seconds" else history.get(column, [])
-        # Keras leaves out validation numbers when training stops mid-epoch.
-        values = list(values) + [math.nan] * (epochs - len(values))
-        frame[column] = np.asarray(values, dtype=np.float64)
-    return frame
-
-
 def _write_artefacts(
     fold_dir: Path,
     model: keras.Model,
@@ -328,38 +320,7 @@ def _write_test_scores(
             np.savez_compressed(handle, **arrays)
 
 
-class _EpochProgress(keras.callbacks.Callback):
-    """Log one line per epoch: fold, epoch, losses and the epoch's time."""
-
-    def __init__(self, prefix: str, fold: int, k: int, epochs: int) -> None:
-        super().__init__()
-        self._prefix = prefix
-        self._fold = fold
-        self._k = k
-        self._epochs = epochs
-        self._started = 0.0
-        self.seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
-        self.seconds.append(time.perf_counter() - self._started)
-        log.info(
-            "%sfold %d/%d epoch %d/%d loss=%.4f val_loss=%.4f (%.1fs)",
-            self._prefix,
-            self._fold + 1,
-            self._k,
-            epoch + 1,
-            self._epochs,
-            logs.get("loss", math.nan),
-            logs.get("val_loss", math.nan),
-            self.seconds[-1],
-        )
-
-
-class _KeepBest(keras.callbacks.Callback):
+class _KeepBest:
     """Remember the weights of the epoch with the lowest validation loss.
 
     Kept in memory and restored after training, so the saved model is the
@@ -367,17 +328,16 @@ class _KeepBest(keras.callbacks.Callback):
     """
 
     def __init__(self) -> None:
-        super().__init__()
         self.epoch: int | None = None
         self.loss = math.inf
         self._weights: list[np.ndarray] | None = None
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        loss = (logs or {}).get("val_loss", math.nan)
+    def update(self, epoch: int, loss: float, model: keras.Model) -> None:
+        """Take the model's weights if ``loss`` is the lowest so far."""
         if math.isfinite(loss) and loss < self.loss:
             self.loss = float(loss)
-            self.epoch = epoch + 1
-            self._weights = self.model.get_weights()
+            self.epoch = epoch
+            self._weights = model.get_weights()
 
     def restore(self, model: keras.Model) -> bool:
         """Put the remembered weights back into ``model``.
@@ -392,28 +352,26 @@ class _KeepBest(keras.callbacks.Callback):
         return True
 
 
-class _StopWhenDiverged(keras.callbacks.Callback):
-    """Stop training once the loss is no longer a finite number.
+class _Patience:
+    """Early stopping: count epochs since the validation loss last improved.
 
-    Keras' own TerminateOnNaN prints to stdout, which is kept for results.
+    An epoch improves when its validation loss is below the best so far by
+    more than ``min_delta``; training stops after ``patience`` epochs in a
+    row without improvement. Without settings it never stops training.
     """
 
-    def __init__(self, prefix: str, fold: int, k: int) -> None:
-        super().__init__()
-        self._prefix = prefix
-        self._fold = fold
-        self._k = k
+    def __init__(self, settings: EarlyStopping | None) -> None:
+        self._settings = settings
+        self._best = math.inf
+        self._waited = 0
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        loss = (logs or {}).get("loss", math.nan)
-        if not math.isfinite(loss):
-            log.warning(
-                "%sfold %d/%d: the training loss is %s in epoch %d; stopping "
-                "(a smaller optimizer.learning_rate usually helps)",
-                self._prefix,
-                self._fold + 1,
-                self._k,
-                loss,
-                epoch + 1,
-            )
-            self.model.stop_training = True
+    def exhausted(self, loss: float) -> bool:
+        """Record one epoch's validation loss; True when training should stop."""
+        if self._settings is None:
+            return False
+        if math.isfinite(loss) and loss < self._best - self._settings.min_delta:
+            self._best = loss
+            self._waited = 0
+            return False
+        self._waited += 1
+        return self._waited >= self._settings.patience

@@ -25,8 +25,12 @@ demo: install
 	$(BIN)/twpipe run configs/demo.yaml
 	@echo "Results: runs/tw-demo/ (summary.md ranks the points; each point folder has plots/ and metrics.json)"
 
+# Each script prints its table and whether its targets are met (see
+# docs/performance.md); together they take about half an hour on two cores.
 bench: install
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_train.py
+	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_apply.py
 
 # The study-file reference is generated from the models; a test checks it.

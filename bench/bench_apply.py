@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from peak_memory import reset_peak, rss_status
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 MEMORY_TARGET = 0.5
@@ -199,8 +201,8 @@ def _probe(kind: str, run_dir: Path, path: Path, small: Path, chunk: int) -> dic
         run_dir, [small], out / "warm", chunk_rows=chunk, force=True, progress=False
     )
     gc.collect()
-    _reset_peak()
-    before = _status("VmRSS")
+    reset_peak()
+    before = rss_status("VmRSS")
     started = time.perf_counter()
     if kind == "apply":
         apply_run(run_dir, [path], out, chunk_rows=chunk, force=True, progress=False)
@@ -212,24 +214,7 @@ def _probe(kind: str, run_dir: Path, path: Path, small: Path, chunk: int) -> dic
         result = pd.read_hdf(path)
         del result
     seconds = time.perf_counter() - started
-    return {"peak_growth": _status("VmHWM") - before, "seconds": seconds}
-
-
-def _reset_peak() -> None:
-    """Reset the kernel's peak-RSS mark (Linux), so VmHWM counts from now."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
-def _status(field: str) -> int:
-    """A memory field of /proc/self/status, in bytes."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    message = f"{field} not in /proc/self/status; this benchmark needs Linux"
-    raise RuntimeError(message)
+    return {"peak_growth": rss_status("VmHWM") - before, "seconds": seconds}
 
 
 if __name__ == "__main__":

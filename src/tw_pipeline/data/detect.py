@@ -28,6 +28,7 @@ __all__ = [
     "closest_first",
     "detect_format",
     "display_path",
+    "file_not_found",
     "inspect_hint",
     "source_label",
 ]
@@ -117,14 +118,7 @@ def detect_format(path: Path | str) -> FileFormat:
     """
     path = Path(path)
     if not path.exists():
-        raise InvalidData(
-            Problem(
-                message="file not found",
-                source=display_path(path),
-                hint="check the path; relative paths in a study are resolved "
-                "against the study file's folder",
-            )
-        )
+        raise file_not_found(path)
     if path.is_dir():
         raise InvalidData(
             Problem(
@@ -171,6 +165,18 @@ def _has_hdf5_user_block(handle: object, path: Path) -> bool:
             return True
         offset *= 2
     return False
+
+
+def file_not_found(path: Path | str) -> InvalidData:
+    """The error for an input file that does not exist."""
+    return InvalidData(
+        Problem(
+            message="file not found",
+            source=display_path(path),
+            hint="check the path; relative paths in a study are resolved "
+            "against the study file's folder",
+        )
+    )
 
 
 def display_path(path: Path | str) -> str:

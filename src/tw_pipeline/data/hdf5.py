@@ -44,6 +44,7 @@ from tw_pipeline.data.detect import (
     check_columns,
     choose_table,
     display_path,
+    file_not_found,
     inspect_hint,
     source_label,
 )
@@ -218,14 +219,7 @@ def _open(path: Path | str) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:
-        raise InvalidData(
-            Problem(
-                message="file not found",
-                source=display_path(path),
-                hint="check the path; relative paths in a study are resolved "
-                "against the study file's folder",
-            )
-        ) from None
+        raise file_not_found(path) from None
     except OSError as err:
         raise InvalidData(
             Problem(

@@ -24,6 +24,7 @@ from tw_pipeline.data.detect import (
     check_columns,
     choose_table,
     display_path,
+    file_not_found,
     source_label,
 )
 from tw_pipeline.errors import InvalidData, Problem
@@ -173,14 +174,7 @@ def _open(path: Path | str) -> Any:
     try:
         return uproot.open(path)
     except FileNotFoundError:
-        raise InvalidData(
-            Problem(
-                message="file not found",
-                source=display_path(path),
-                hint="check the path; relative paths in a study are resolved "
-                "against the study file's folder",
-            )
-        ) from None
+        raise file_not_found(path) from None
     except Exception as err:  # uproot raises many kinds on damaged files
         raise InvalidData(
             Problem(

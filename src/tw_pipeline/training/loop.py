@@ -105,31 +105,23 @@ class EpochRunner:
         # Full batches in a compiled loop; rows of a step are a static-size
         # slice of the epoch's order, so the step is traced once.
         batches = tf.reshape(order[: full * batch], (full, batch))
-        loss_sum = tf.constant(0.0)
-        correct = tf.constant(0.0)
-        weight = tf.constant(0.0)
+        sums = (tf.constant(0.0), tf.constant(0.0), tf.constant(0.0))
         for index in tf.range(full):
-            rows = batches[index]
-            loss, hits, total = self._step(
-                tf.gather(self._x, rows), tf.gather(self._y, rows),
-                tf.gather(self._w, rows),
-            )
-            loss_sum += loss * batch
-            correct += hits
-            weight += total
+            sums = _add(sums, self._step_on(batches[index]))
 
         # The remaining events form one last, smaller batch, as in model.fit.
-        rest = self._events - full * batch
-        if rest:
-            rows = order[full * batch :]
-            loss, hits, total = self._step(
-                tf.gather(self._x, rows), tf.gather(self._y, rows),
-                tf.gather(self._w, rows),
-            )
-            loss_sum += loss * rest
-            correct += hits
-            weight += total
+        if self._events > full * batch:
+            sums = _add(sums, self._step_on(order[full * batch :]))
+
+        loss_sum, correct, weight = sums
         return loss_sum / self._events, correct / weight
+
+    def _step_on(self, rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        # Sums over the batch: loss times events, correct weight, weight.
+        loss, hits, total = self._step(
+            tf.gather(self._x, rows), tf.gather(self._y, rows), tf.gather(self._w, rows)
+        )
+        return loss * tf.cast(tf.size(rows), tf.float32), hits, total
 
     def _validation_pass(self) -> tuple[tf.Tensor, tf.Tensor]:
         x, y, w = self._val
@@ -145,16 +137,20 @@ class EpochRunner:
 
         sums = (tf.constant(0.0), tf.constant(0.0), tf.constant(0.0))
         for index in tf.range(full):
-            part = chunk_sums(index * size, (index + 1) * size)
-            sums = tuple(a + b for a, b in zip(sums, part, strict=True))
+            sums = _add(sums, chunk_sums(index * size, (index + 1) * size))
         if events > full * size:
-            part = chunk_sums(tf.constant(full * size), tf.constant(events))
-            sums = tuple(a + b for a, b in zip(sums, part, strict=True))
+            sums = _add(sums, chunk_sums(tf.constant(full * size), tf.constant(events)))
 
         loss_sum, correct, weight = sums
         if self._model.losses:
             loss_sum += tf.add_n(self._model.losses) * events
         return loss_sum / events, correct / weight
+
+
+def _add(
+    sums: tuple[tf.Tensor, ...], part: tuple[tf.Tensor, ...]
+) -> tuple[tf.Tensor, ...]:
+    return tuple(a + b for a, b in zip(sums, part, strict=True))
 
 
 def _correct(

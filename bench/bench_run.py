@@ -15,6 +15,7 @@ Targets: --jobs 2 at least 1.6 times faster than --jobs 1 on two cores; the
 data loaded once per sweep; peak memory at most 3 times the loaded arrays.
 
 Usage: python bench/bench_run.py [--sweep-events N] [--memory-events N]
+       [--only sweep|memory]
 """
 
 # ruff: noqa: T201 - a benchmark prints its results
@@ -49,6 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep-events", type=int, default=100_000)
     parser.add_argument("--memory-events", type=int, default=2_000_000)
+    parser.add_argument("--only", choices=("sweep", "memory"),
+                        help="run one of the two parts")
     parser.add_argument("--memory-probe", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -58,9 +61,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="twpipe-bench-") as name:
         folder = Path(name)
-        sweep_report(folder / "sweep", args.sweep_events)
-        print()
-        memory_report(folder / "memory", args.memory_events)
+        if args.only != "memory":
+            sweep_report(folder / "sweep", args.sweep_events)
+            print()
+        if args.only != "sweep":
+            memory_report(folder / "memory", args.memory_events)
 
 
 def sweep_report(folder: Path, events: int) -> None:

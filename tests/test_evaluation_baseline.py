@@ -68,3 +68,26 @@ def test_identical_classes_give_a_test_auc_near_one_half():
 def test_the_baseline_can_be_switched_off_in_the_study():
     assert make_study().evaluation.bdt is True
     assert make_study(bdt=False).evaluation.bdt is False
+
+
+def test_negative_weights_on_a_large_sample_train_as_zero():
+    # Above 200,000 training events (after its own 10 % validation split)
+    # scikit-learn samples events by weight to find its bin edges, which
+    # negative weights (NLO generators) would break.
+    rng = np.random.default_rng(4)
+    n = 460_000
+    dataset = make_dataset(rng, n, shift=1.0)
+    weights = dataset.weights.copy()
+    weights[rng.random(n) < 0.05] *= -1.0
+    dataset = Dataset(
+        dataset.features, dataset.labels, weights, dataset.sample_index, None,
+        dataset.variables, dataset.sample_names,
+    )
+    folds = np.arange(n) % 2
+
+    result = train_baseline(dataset, 0, folds, make_study())
+
+    assert result.metrics["negative_weights_zeroed"] == int((weights[folds == 1] < 0).sum())
+    assert result.metrics["test"]["auc"] > 0.7
+    # Evaluation still uses the true, negative weights.
+    np.testing.assert_array_equal(result.test.weights, weights[folds == 0])

@@ -108,6 +108,20 @@ def test_a_failing_point_is_recorded_and_the_others_finish(tmp_path, even_event_
     assert not (runs / ".data-store").exists()
 
 
+def test_a_study_whose_only_point_fails_exits_as_a_failed_run(tmp_path, even_event_data):
+    study = tmp_path / "study.yaml"
+    study.write_text(STUDY.format(data=even_event_data, epochs=1, axis="folds.k",
+                                  values="[2]"))
+
+    result = run_cli("run", str(study))
+
+    # A failed run, not a complaint about the empty summary.
+    assert result.returncode == 1, result.stderr
+    assert "run failed: 1 of 1 point(s) failed: k-2" in result.stderr
+    assert "no finished point" not in result.stderr
+    assert (tmp_path / "runs" / "par" / "k-2" / "failed.json").is_file()
+
+
 @pytest.mark.slow
 def test_parallel_results_match_a_serial_run(tmp_path, even_event_data):
     text = STUDY.format(data=even_event_data, epochs=2, axis="network.nodes", values="[2, 3]")

@@ -159,8 +159,10 @@ def _fingerprints(points: list) -> dict[str, str]:
 
 
 def _summarise(folder: Path) -> str:
-    from tw_pipeline.report.summary import write_summary
+    from tw_pipeline.report.summary import collect_points, write_summary
 
-    if not folder.is_dir():
+    # With every point failed there is nothing to rank; the caller reports
+    # the failures instead.
+    if not folder.is_dir() or not collect_points(folder):
         return ""
     return write_summary(folder).markdown

@@ -16,7 +16,14 @@ import uproot
 from tw_pipeline.apply import onnx_export
 from tw_pipeline.data import hdf5
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # Keras' own conversion of TensorFlow tensors with np.array, which NumPy 2
+    # flags as deprecated; it is inside Keras and harmless here.
+    pytest.mark.filterwarnings(
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    ),
+]
 
 STUDY = """\
 study: tw-apply

@@ -147,11 +147,9 @@ def input_summary(dataset: Dataset) -> dict[str, Any]:
     """
     correlation: dict[str, Any] = {}
     for name, label in (("signal", 1), ("background", 0)):
-        chosen = dataset.labels == label
+        chosen = np.flatnonzero(dataset.labels == label)
         try:
-            matrix = weighted_correlation(
-                dataset.features[chosen], dataset.weights[chosen]
-            )
+            matrix = weighted_correlation(dataset.features, dataset.weights, chosen)
             correlation[name] = [[_finite(v) for v in row] for row in matrix]
         except ValueError as error:
             log.warning("no %s correlation matrix: %s", name, error)

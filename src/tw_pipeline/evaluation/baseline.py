@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 # times more on a machine whose cores are busy with other work.
 _SINGLE_THREAD_EVENTS = 100_000
 
+# Events scored per call, to bound the memory of scoring.
+_SCORE_BLOCK = 65_536
+
 
 @dataclass(frozen=True)
 class BaselineOutcome:
@@ -97,15 +100,24 @@ def train_baseline(
     model = HistGradientBoostingClassifier(random_state=study.training.seed + fold)
     threads = 1 if fit_rows.size < _SINGLE_THREAD_EVENTS else None
     with threadpool_limits(limits=threads, user_api="openmp"):
+        # Handed over as float64, the type scikit-learn works in, so that it
+        # makes no second copy of the training events.
         model.fit(
-            dataset.features[fit_rows],
+            dataset.features[fit_rows].astype(np.float64),
             dataset.labels[fit_rows],
             sample_weight=weights,
         )
 
     def scored(rows: np.ndarray) -> Scored:
+        # Block by block: each block is converted to float64 for the trees.
+        scores = np.empty(rows.size, dtype=np.float64)
+        for start in range(0, rows.size, _SCORE_BLOCK):
+            block = rows[start : start + _SCORE_BLOCK]
+            scores[start : start + block.size] = model.predict_proba(
+                dataset.features[block]
+            )[:, 1]
         return Scored(
-            scores=model.predict_proba(dataset.features[rows])[:, 1].astype(np.float64),
+            scores=scores,
             labels=dataset.labels[rows],
             weights=dataset.weights[rows],
             sample_index=dataset.sample_index[rows],

@@ -52,7 +52,8 @@ class FoldInputs:
     def x(self, dataset: Dataset, part: str) -> np.ndarray:
         """Scaled inputs of ``part`` ("fit" or "val") as float32."""
         rows = self.fit_rows if part == "fit" else self.val_rows
-        return self.scaler.transform(dataset.features[rows])
+        # Row selection makes a fresh copy, which is then scaled in place.
+        return self.scaler.transform(dataset.features[rows], in_place=True)
 
     def y(self, dataset: Dataset, part: str) -> np.ndarray:
         """Targets of ``part`` as an (events, 1) float32 column."""

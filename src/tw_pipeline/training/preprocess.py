@@ -32,6 +32,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 SCALERS = ("standard", "minmax", "robust", "none")
+
+# Rows per block when statistics are accumulated in float64.
+_BLOCK_ROWS = 65_536
 NEGATIVE_WEIGHT_POLICIES = ("keep", "zero", "abs", "drop")
 
 
@@ -52,11 +55,14 @@ class Scaler:
     offsets: tuple[float, ...]
     scales: tuple[float, ...]
 
-    def transform(self, x: np.ndarray) -> np.ndarray:
+    def transform(self, x: np.ndarray, *, in_place: bool = False) -> np.ndarray:
         """Scale the columns of ``x``; returns a new float32 array.
 
         Args:
             x: events times variables, columns in the order of ``variables``.
+            in_place: scale a float32 ``x`` itself instead of a copy, for
+                callers that own a fresh copy already (it saves one copy of
+                the inputs in memory).
 
         Raises:
             ValueError: if ``x`` does not have one column per variable.
@@ -70,7 +76,15 @@ class Scaler:
             raise ValueError(msg)
         offsets = np.asarray(self.offsets, dtype=np.float32)
         scales = np.asarray(self.scales, dtype=np.float32)
-        return (x.astype(np.float32, copy=False) - offsets) / scales
+        # One output array, scaled in place: the same arithmetic as
+        # (x - offsets) / scales without its temporary.
+        if in_place and x.dtype == np.float32:
+            out = x
+        else:
+            out = x.astype(np.float32, copy=True)
+        out -= offsets
+        out /= scales
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """Return the scaler as a JSON-ready dictionary."""
@@ -167,16 +181,27 @@ def fit_scaler(kind: str, x: np.ndarray, variables: Sequence[str]) -> Scaler:
         )
         raise ValueError(msg)
 
-    # Statistics in float64: float32 sums over millions of events lose digits.
-    columns = x.astype(np.float64, copy=False)
+    # Statistics in float64, since float32 sums over millions of events lose
+    # digits, but block by block or column by column: a float64 copy of all
+    # training inputs would double the memory a fold needs.
     if kind == "standard":
-        offsets = columns.mean(axis=0)
-        scales = columns.std(axis=0)
+        offsets = x.mean(axis=0, dtype=np.float64)
+        squares = np.zeros(x.shape[1])
+        for start in range(0, x.shape[0], _BLOCK_ROWS):
+            block = x[start : start + _BLOCK_ROWS].astype(np.float64) - offsets
+            squares += np.einsum("ij,ij->j", block, block)
+        scales = np.sqrt(squares / x.shape[0])
     elif kind == "minmax":
-        offsets = columns.min(axis=0)
-        scales = columns.max(axis=0) - offsets
+        offsets = x.min(axis=0).astype(np.float64)
+        scales = x.max(axis=0).astype(np.float64) - offsets
     elif kind == "robust":
-        lower, offsets, upper = np.percentile(columns, [25.0, 50.0, 75.0], axis=0)
+        quartiles = np.array(
+            [
+                np.percentile(x[:, column].astype(np.float64), [25.0, 50.0, 75.0])
+                for column in range(x.shape[1])
+            ]
+        )
+        lower, offsets, upper = quartiles.T
         scales = upper - lower
     else:
         offsets = np.zeros(x.shape[1])

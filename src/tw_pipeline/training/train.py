@@ -33,7 +33,7 @@ from tw_pipeline.training.fold_inputs import (  # noqa: E402
     FoldInputCache,
     prepare_fold,
 )
-from tw_pipeline.training.inference import predict  # noqa: E402
+from tw_pipeline.training.inference import PREDICT_BATCH, predict  # noqa: E402
 from tw_pipeline.training.loop import EpochRunner  # noqa: E402
 from tw_pipeline.training.network import build_model, build_optimizer  # noqa: E402
 from tw_pipeline.training.preprocess import Scaler  # noqa: E402
@@ -263,9 +263,15 @@ class _Arrays(NamedTuple):
 def _score(
     model: keras.Model, scaler: Scaler, dataset: Dataset, rows: np.ndarray
 ) -> Scored:
-    x = scaler.transform(dataset.features[rows])
+    # Block by block, so that no scaled copy of all the rows is ever held;
+    # the blocks are those predict() uses, so the scores are the same.
+    scores = np.empty(rows.size, dtype=np.float64)
+    for start in range(0, rows.size, PREDICT_BATCH):
+        block = rows[start : start + PREDICT_BATCH]
+        x = scaler.transform(dataset.features[block], in_place=True)
+        scores[start : start + block.size] = predict(model, x)
     return Scored(
-        scores=predict(model, x),
+        scores=scores,
         labels=dataset.labels[rows],
         weights=dataset.weights[rows],
         sample_index=dataset.sample_index[rows],

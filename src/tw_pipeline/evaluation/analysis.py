@@ -24,7 +24,7 @@ from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.evaluation.baseline import BaselineOutcome, train_baseline
 from tw_pipeline.evaluation.correlation import weighted_correlation
 from tw_pipeline.evaluation.cut_scan import CutScan, best_cut, cut_scan
-from tw_pipeline.evaluation.outcome import FoldOutcome, Scored
+from tw_pipeline.evaluation.outcome import FoldOutcome, Scored, combine_scored
 from tw_pipeline.evaluation.overtraining import SMALL_PVALUE, overtraining_check
 from tw_pipeline.evaluation.ranking import (
     combine_importances,
@@ -36,7 +36,7 @@ from tw_pipeline.evaluation.significance import EventYields, binned_asimov
 from tw_pipeline.evaluation.working_points import working_points
 from tw_pipeline.study.models import Study
 
-__all__ = ["PointEvaluation", "combine_scored", "evaluate_point", "fold_numbers"]
+__all__ = ["PointEvaluation", "evaluate_point", "fold_numbers"]
 
 log = logging.getLogger(__name__)
 
@@ -212,16 +212,6 @@ def aggregate_numbers(fold_metrics: Sequence[dict[str, Any]]) -> dict[str, Any]:
         spread = float(np.std(array, ddof=1)) if array.size > 1 else 0.0
         result[name] = {"mean": _finite(np.mean(array)), "std": _finite(spread)}
     return result
-
-
-def combine_scored(parts: Sequence[Scored]) -> Scored:
-    """Concatenate scored events, e.g. the test events of all folds."""
-    return Scored(
-        scores=np.concatenate([part.scores for part in parts]),
-        labels=np.concatenate([part.labels for part in parts]),
-        weights=np.concatenate([part.weights for part in parts]),
-        sample_index=np.concatenate([part.sample_index for part in parts]),
-    )
 
 
 def _response_numbers(

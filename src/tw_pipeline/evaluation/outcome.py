@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["FoldOutcome", "Scored"]
+__all__ = ["FoldOutcome", "Scored", "combine_scored"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,13 @@ class FoldOutcome:
     train: Scored
     test: Scored
     metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def combine_scored(parts: Sequence[Scored]) -> Scored:
+    """Concatenate scored events, e.g. the test events of all folds."""
+    return Scored(
+        scores=np.concatenate([part.scores for part in parts]),
+        labels=np.concatenate([part.labels for part in parts]),
+        weights=np.concatenate([part.weights for part in parts]),
+        sample_index=np.concatenate([part.sample_index for part in parts]),
+    )

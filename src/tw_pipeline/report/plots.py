@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.evaluation.baseline import BaselineOutcome
 from tw_pipeline.evaluation.metrics import weighted_roc
-from tw_pipeline.evaluation.outcome import FoldOutcome, Scored
+from tw_pipeline.evaluation.outcome import FoldOutcome, Scored, combine_scored
 from tw_pipeline.report.style import (
     BACKGROUND_COLOUR,
     FOLD_COLOURS,
@@ -340,8 +340,8 @@ def plot_response(
         The figure.
     """
     figure, ax = new_figure()
-    test = _combine([outcome.test for outcome in outcomes])
-    train = _combine([outcome.train for outcome in outcomes])
+    test = combine_scored([outcome.test for outcome in outcomes])
+    train = combine_scored([outcome.train for outcome in outcomes])
     edges = np.linspace(0.0, 1.0, RESPONSE_BINS + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]
@@ -545,15 +545,6 @@ def _kept_epoch(
     if np.isfinite(validation).any():
         return int(np.nanargmin(validation))
     return None
-
-
-def _combine(parts: Sequence[Scored]) -> Scored:
-    return Scored(
-        scores=np.concatenate([part.scores for part in parts]),
-        labels=np.concatenate([part.labels for part in parts]),
-        weights=np.concatenate([part.weights for part in parts]),
-        sample_index=np.concatenate([part.sample_index for part in parts]),
-    )
 
 
 def _class_histogram(

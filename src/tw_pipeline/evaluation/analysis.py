@@ -24,7 +24,7 @@ from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.evaluation.baseline import BaselineOutcome, train_baseline
 from tw_pipeline.evaluation.correlation import weighted_correlation
 from tw_pipeline.evaluation.cut_scan import CutScan, best_cut, cut_scan
-from tw_pipeline.evaluation.outcome import FoldOutcome, Scored, combine_scored
+from tw_pipeline.evaluation.outcome import FoldOutcome, combine_scored
 from tw_pipeline.evaluation.overtraining import SMALL_PVALUE, overtraining_check
 from tw_pipeline.evaluation.ranking import (
     combine_importances,

@@ -264,3 +264,17 @@ def test_unknown_negative_weight_policy_is_a_programming_error():
 
     with pytest.raises(ValueError, match="negative_weights_policy must be one of"):
         training_weights(weights, labels, "clip", balance_classes=True)
+
+
+@pytest.mark.parametrize("kind", ["standard", "minmax", "robust", "none"])
+def test_scaler_fitted_on_rows_equals_one_fitted_on_their_copy(kind) -> None:
+    # More rows than one block, in shuffled order, as a fold's training rows are.
+    rng = np.random.default_rng(3)
+    everything = rng.normal(20.0, 5.0, size=(150_000, 3)).astype(np.float32)
+    rows = rng.permutation(everything.shape[0])[:100_000]
+
+    on_rows = fit_scaler(kind, everything, VARIABLES, rows=rows)
+    on_copy = fit_scaler(kind, everything[rows], VARIABLES)
+
+    assert on_rows.offsets == pytest.approx(on_copy.offsets, rel=1e-12)
+    assert on_rows.scales == pytest.approx(on_copy.scales, rel=1e-12)

@@ -260,11 +260,12 @@ def _fold_importance(
     try:
         _, drops = permutation_importance(
             scorer,
-            dataset.features[rows],
+            dataset.features,
             dataset.labels[rows],
             dataset.weights[rows],
             repeats=study.evaluation.permutation_repeats,
             seed=study.training.seed + outcome.fold,
+            rows=rows,
         )
     except ValueError as error:
         log.warning("fold %d: no permutation importance: %s", outcome.fold, error)

@@ -21,6 +21,7 @@ import numpy as np
 from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.evaluation.metrics import evaluate_scores
 from tw_pipeline.evaluation.outcome import Scored
+from tw_pipeline.run.memory import release_free_memory
 from tw_pipeline.study.models import Study
 from tw_pipeline.training.preprocess import training_weights
 
@@ -35,6 +36,11 @@ _SINGLE_THREAD_EVENTS = 100_000
 
 # Events scored per call, to bound the memory of scoring.
 _SCORE_BLOCK = 65_536
+
+# As scikit-learn's early_stopping="auto": on from this many training events,
+# with this share of them held out to watch the loss.
+_EARLY_STOPPING_EVENTS = 10_000
+_VALIDATION_FRACTION = 0.1
 
 
 @dataclass(frozen=True)
@@ -95,33 +101,40 @@ def train_baseline(
     if negative:
         weights = np.where(weights < 0, 0.0, weights)
 
-    # Default settings; only the seed of its internal early-stopping split is
-    # fixed, so that a rerun gives the same numbers.
-    model = HistGradientBoostingClassifier(random_state=study.training.seed + fold)
+    # Default settings, early stopping included; its validation split is made
+    # here (seeded, so a rerun gives the same numbers), because scikit-learn
+    # would make it by copying all training inputs once more.
+    seed = study.training.seed + fold
+    early_stopping = fit_rows.size > _EARLY_STOPPING_EVENTS
+    model = HistGradientBoostingClassifier(
+        early_stopping=early_stopping, random_state=seed
+    )
     threads = 1 if fit_rows.size < _SINGLE_THREAD_EVENTS else None
     with threadpool_limits(limits=threads, user_api="openmp"):
-        # Handed over as float64, the type scikit-learn works in, so that it
-        # makes no second copy of the training events.
-        model.fit(
-            dataset.features[fit_rows].astype(np.float64),
-            dataset.labels[fit_rows],
-            sample_weight=weights,
-        )
+        if early_stopping:
+            fit, held_out = _validation_split(dataset, fit_rows, weights, seed)
+            model.fit(
+                *_tree_inputs(dataset, *fit),
+                X_val=_float64_features(dataset, held_out[0]),
+                y_val=dataset.labels[held_out[0]],
+                sample_weight_val=held_out[1],
+            )
+        else:
+            model.fit(*_tree_inputs(dataset, fit_rows, weights))
+    # The float64 inputs and the trees' binned copy are gone now.
+    release_free_memory()
 
     def scored(rows: np.ndarray) -> Scored:
         # Block by block: each block is converted to float64 for the trees.
-        scores = np.empty(rows.size, dtype=np.float64)
+        # Kept in float32 like the network's scores: the run holds them
+        # until its report is written.
+        scores = np.empty(rows.size, dtype=np.float32)
         for start in range(0, rows.size, _SCORE_BLOCK):
             block = rows[start : start + _SCORE_BLOCK]
             scores[start : start + block.size] = model.predict_proba(
                 dataset.features[block]
             )[:, 1]
-        return Scored(
-            scores=scores,
-            labels=dataset.labels[rows],
-            weights=dataset.weights[rows],
-            sample_index=dataset.sample_index[rows],
-        )
+        return Scored.of_rows(scores, dataset, rows)
 
     train, test = scored(train_rows), scored(test_rows)
     metrics = {
@@ -132,3 +145,36 @@ def train_baseline(
         "seconds": round(time.perf_counter() - started, 2),
     }
     return BaselineOutcome(fold=fold, train=train, test=test, metrics=metrics)
+
+
+def _validation_split(
+    dataset: Dataset, rows: np.ndarray, weights: np.ndarray, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    # Stratified by class, as scikit-learn splits: (rows, weights) of each part.
+    from sklearn.model_selection import train_test_split
+
+    fit_rows, val_rows, fit_weights, val_weights = train_test_split(
+        rows,
+        weights,
+        test_size=_VALIDATION_FRACTION,
+        stratify=dataset.labels[rows],
+        random_state=seed,
+    )
+    return (fit_rows, fit_weights), (val_rows, val_weights)
+
+
+def _tree_inputs(
+    dataset: Dataset, rows: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # X, y and sample_weight as scikit-learn's fit takes them.
+    return _float64_features(dataset, rows), dataset.labels[rows], weights
+
+
+def _float64_features(dataset: Dataset, rows: np.ndarray) -> np.ndarray:
+    # Built in float64, the type scikit-learn works in, so it copies nothing;
+    # block by block, so no float32 copy of the rows is made on the way.
+    x = np.empty((rows.size, dataset.features.shape[1]), dtype=np.float64)
+    for start in range(0, rows.size, _SCORE_BLOCK):
+        block = rows[start : start + _SCORE_BLOCK]
+        x[start : start + block.size] = dataset.features[block]
+    return x

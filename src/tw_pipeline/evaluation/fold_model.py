@@ -45,10 +45,10 @@ def load_fold_scorer(fold_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
     model = keras.saving.load_model(fold_dir / MODEL_FILE, compile=False)
 
     def score(features: np.ndarray) -> np.ndarray:
-        x = scaler.transform(features)
-        scores = np.empty(x.shape[0], dtype=np.float64)
-        for start in range(0, x.shape[0], _BATCH):
-            chunk = x[start : start + _BATCH]
+        # Scaled batch by batch, so no scaled copy of all inputs is made.
+        scores = np.empty(features.shape[0], dtype=np.float64)
+        for start in range(0, features.shape[0], _BATCH):
+            chunk = scaler.transform(features[start : start + _BATCH])
             output = model(chunk, training=False)
             scores[start : start + chunk.shape[0]] = keras.ops.convert_to_numpy(
                 output

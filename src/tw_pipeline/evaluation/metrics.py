@@ -75,17 +75,25 @@ def weighted_roc(
         raise ValueError(msg)
 
     # Highest score first. Events with equal scores are cut together, so
-    # their order among themselves does not matter.
-    order = np.argsort(-scores, kind="stable")
+    # their order among themselves does not matter. The steps reuse their
+    # arrays where they can: a run scores millions of training events.
+    order = np.argsort(scores, kind="stable")[::-1]
     sorted_scores = scores[order]
-    is_signal = labels[order] == 1
-    sorted_weights = weights[order]
+    run_ends = np.flatnonzero(sorted_scores[1:] != sorted_scores[:-1])
+    run_ends = np.append(run_ends, scores.size - 1)
+    thresholds = sorted_scores[run_ends]
+    del sorted_scores
 
     # Cumulative weights at the last event of each run of equal scores: a
     # cut at that score accepts the whole run.
-    run_ends = np.r_[np.flatnonzero(np.diff(sorted_scores)), scores.size - 1]
-    signal_passed = np.cumsum(np.where(is_signal, sorted_weights, 0.0))[run_ends]
-    background_passed = np.cumsum(np.where(is_signal, 0.0, sorted_weights))[run_ends]
+    is_signal = labels[order] == 1
+    passed = weights[order]
+    del order
+    background = np.where(is_signal, 0.0, passed)
+    passed[~is_signal] = 0.0
+    signal_passed = np.cumsum(passed, out=passed)[run_ends]
+    background_passed = np.cumsum(background, out=background)[run_ends]
+    del passed, background
 
     # Divide by the last cumulative sums (the totals up to rounding), so the
     # curve ends exactly at (1, 1).
@@ -93,7 +101,7 @@ def weighted_roc(
     background_total = background_passed[-1]
     signal_efficiency = np.r_[0.0, signal_passed / signal_total]
     background_efficiency = np.r_[0.0, background_passed / background_total]
-    thresholds = np.r_[np.inf, sorted_scores[run_ends]]
+    thresholds = np.r_[np.inf, thresholds]
     return background_efficiency, signal_efficiency, thresholds
 
 

@@ -67,16 +67,20 @@ def permutation_importance(
     *,
     repeats: int,
     seed: int,
+    rows: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
     """Drop of the weighted AUC when each variable is shuffled.
 
     Args:
         scorer: maps raw features (events times variables) to scores.
-        features: the test events, raw values.
-        labels: 1 for signal, 0 for background.
-        weights: true event weights.
+        features: the test events, raw values (or all events, see ``rows``).
+        labels: 1 for signal, 0 for background, one per test event.
+        weights: true event weights, one per test event.
         repeats: shuffles per variable; the drops are averaged.
         seed: seed of the shuffles.
+        rows: the rows of ``features`` that are the test events; all when
+            None. Either way one copy of the test events is made, whose
+            columns are shuffled and put back in turn.
 
     Returns:
         The AUC without shuffling and the mean drop per variable.
@@ -84,16 +88,16 @@ def permutation_importance(
     Raises:
         ValueError: if the AUC cannot be computed (see :func:`weighted_auc`).
     """
-    features = np.asarray(features)
-    reference = weighted_auc(labels, scorer(features), weights)
+    shuffled = np.array(features) if rows is None else np.asarray(features)[rows]
+    reference = weighted_auc(labels, scorer(shuffled), weights)
     rng = np.random.default_rng(seed)
-    drops = np.zeros(features.shape[1])
-    shuffled = features.copy()
-    for column in range(features.shape[1]):
+    drops = np.zeros(shuffled.shape[1])
+    for column in range(shuffled.shape[1]):
+        original = shuffled[:, column].copy()
         for _ in range(repeats):
-            shuffled[:, column] = features[rng.permutation(features.shape[0]), column]
+            shuffled[:, column] = original[rng.permutation(original.size)]
             drops[column] += reference - weighted_auc(labels, scorer(shuffled), weights)
-        shuffled[:, column] = features[:, column]
+        shuffled[:, column] = original
     return reference, drops / repeats
 
 

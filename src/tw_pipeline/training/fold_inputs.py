@@ -20,6 +20,7 @@ import numpy as np
 
 from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.study.models import Study
+from tw_pipeline.training.buffers import aligned_empty
 from tw_pipeline.training.folds import split_validation
 from tw_pipeline.training.preprocess import Scaler, fit_scaler, training_weights
 
@@ -50,15 +51,34 @@ class FoldInputs:
     scaler: Scaler
 
     def x(self, dataset: Dataset, part: str) -> np.ndarray:
-        """Scaled inputs of ``part`` ("fit" or "val") as float32."""
-        rows = self.fit_rows if part == "fit" else self.val_rows
-        # Row selection makes a fresh copy, which is then scaled in place.
-        return self.scaler.transform(dataset.features[rows], in_place=True)
+        """Scaled inputs of ``part`` ("fit" or "val"), float32, tensor-aligned."""
+        rows = self.rows(part)
+        x = aligned_empty((rows.size, dataset.features.shape[1]), np.float32)
+        # Gathered straight into the aligned array ("clip" keeps numpy from
+        # buffering a second copy; the rows are valid), then scaled in place.
+        np.take(dataset.features, rows, axis=0, out=x, mode="clip")
+        return self.scaler.transform(x, in_place=True)
 
     def y(self, dataset: Dataset, part: str) -> np.ndarray:
-        """Targets of ``part`` as an (events, 1) float32 column."""
-        rows = self.fit_rows if part == "fit" else self.val_rows
-        return dataset.labels[rows].astype(np.float32).reshape(-1, 1)
+        """Targets of ``part`` as an (events, 1) float32 column, tensor-aligned."""
+        rows = self.rows(part)
+        y = aligned_empty((rows.size, 1), np.float32)
+        y[:, 0] = dataset.labels[rows]
+        return y
+
+    def weights(self, part: str) -> np.ndarray:
+        """Training weights of ``part``, float32, tensor-aligned."""
+        source = self.fit_weights if part == "fit" else self.val_weights
+        weights = aligned_empty(source.shape, np.float32)
+        weights[:] = source
+        return weights
+
+    def rows(self, part: str) -> np.ndarray:
+        """Dataset rows of ``part`` ("fit" or "val")."""
+        if part not in ("fit", "val"):
+            msg = f"part must be 'fit' or 'val'. Got {part!r} instead."
+            raise ValueError(msg)
+        return self.fit_rows if part == "fit" else self.val_rows
 
 
 def prepare_fold(
@@ -84,7 +104,7 @@ def prepare_fold(
         seed,
     )
     scaler = fit_scaler(
-        study.preprocess.scaler, dataset.features[fit_rows], dataset.variables
+        study.preprocess.scaler, dataset.features, dataset.variables, rows=fit_rows
     )
     fit_rows, fit_weights = _weighted(dataset, fit_rows, study)
     val_rows, val_weights = _weighted(dataset, val_rows, study)

@@ -13,7 +13,7 @@ one. They are used for training only; evaluation uses the true weights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,8 +144,14 @@ class Scaler:
         return cls(kind=kind, variables=variables, offsets=offsets, scales=scales)
 
 
-def fit_scaler(kind: str, x: np.ndarray, variables: Sequence[str]) -> Scaler:
-    """Fit a scaler to the training events ``x``.
+def fit_scaler(
+    kind: str,
+    x: np.ndarray,
+    variables: Sequence[str],
+    *,
+    rows: np.ndarray | None = None,
+) -> Scaler:
+    """Fit a scaler to the training events ``x`` (or its ``rows``).
 
     The statistics are unweighted: event weights can be negative, which can
     make a weighted spread meaningless, and the scaler only has to bring the
@@ -161,8 +167,10 @@ def fit_scaler(kind: str, x: np.ndarray, variables: Sequence[str]) -> Scaler:
 
     Args:
         kind: one of ``SCALERS``.
-        x: training events times variables.
+        x: events times variables.
         variables: variable names, one per column.
+        rows: the rows of ``x`` that are training events; all when None.
+            They are read block by block, so no copy of them is made.
 
     Returns:
         The fitted scaler.
@@ -174,10 +182,11 @@ def fit_scaler(kind: str, x: np.ndarray, variables: Sequence[str]) -> Scaler:
     if kind not in SCALERS:
         msg = f"scaler must be one of {SCALERS}. Got {kind!r} instead."
         raise ValueError(msg)
-    if x.ndim != 2 or x.shape[1] != len(variables) or x.shape[0] == 0:
+    events = int(x.shape[0] if rows is None else np.size(rows))
+    if x.ndim != 2 or x.shape[1] != len(variables) or events == 0:
         msg = (
             f"expected a non-empty array with {len(variables)} columns. "
-            f"Received shape {x.shape}."
+            f"Received shape {x.shape} and {events} training rows."
         )
         raise ValueError(msg)
 
@@ -185,19 +194,26 @@ def fit_scaler(kind: str, x: np.ndarray, variables: Sequence[str]) -> Scaler:
     # digits, but block by block or column by column: a float64 copy of all
     # training inputs would double the memory a fold needs.
     if kind == "standard":
-        offsets = x.mean(axis=0, dtype=np.float64)
+        sums = np.zeros(x.shape[1])
+        for block in _row_blocks(x, rows):
+            sums += block.sum(axis=0, dtype=np.float64)
+        offsets = sums / events
         squares = np.zeros(x.shape[1])
-        for start in range(0, x.shape[0], _BLOCK_ROWS):
-            block = x[start : start + _BLOCK_ROWS].astype(np.float64) - offsets
-            squares += np.einsum("ij,ij->j", block, block)
-        scales = np.sqrt(squares / x.shape[0])
+        for block in _row_blocks(x, rows):
+            centred = block.astype(np.float64) - offsets
+            squares += np.einsum("ij,ij->j", centred, centred)
+        scales = np.sqrt(squares / events)
     elif kind == "minmax":
-        offsets = x.min(axis=0).astype(np.float64)
-        scales = x.max(axis=0).astype(np.float64) - offsets
+        lowest = np.full(x.shape[1], np.inf)
+        highest = np.full(x.shape[1], -np.inf)
+        for block in _row_blocks(x, rows):
+            lowest = np.minimum(lowest, block.min(axis=0))
+            highest = np.maximum(highest, block.max(axis=0))
+        offsets, scales = lowest, highest - lowest
     elif kind == "robust":
         quartiles = np.array(
             [
-                np.percentile(x[:, column].astype(np.float64), [25.0, 50.0, 75.0])
+                np.percentile(_column(x, rows, column), [25.0, 50.0, 75.0])
                 for column in range(x.shape[1])
             ]
         )
@@ -316,3 +332,19 @@ def training_weights(
     kept = int(keep.sum())
     trained *= kept / float(trained[keep].sum())
     return trained, keep
+
+
+def _row_blocks(x: np.ndarray, rows: np.ndarray | None) -> Iterator[np.ndarray]:
+    # Consecutive blocks of the chosen rows, each a small copy at most.
+    events = x.shape[0] if rows is None else rows.size
+    for start in range(0, events, _BLOCK_ROWS):
+        if rows is None:
+            yield x[start : start + _BLOCK_ROWS]
+        else:
+            yield x[rows[start : start + _BLOCK_ROWS]]
+
+
+def _column(x: np.ndarray, rows: np.ndarray | None, column: int) -> np.ndarray:
+    # One column of the chosen rows in float64: a small copy next to x.
+    values = x[:, column] if rows is None else x[rows, column]
+    return values.astype(np.float64)

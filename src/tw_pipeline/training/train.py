@@ -28,6 +28,7 @@ from tw_pipeline.data.dataset import Dataset  # noqa: E402
 from tw_pipeline.evaluation.metrics import fold_metrics  # noqa: E402
 from tw_pipeline.evaluation.outcome import FoldOutcome, Scored  # noqa: E402
 from tw_pipeline.run import atomic  # noqa: E402
+from tw_pipeline.run.memory import release_free_memory  # noqa: E402
 from tw_pipeline.study.models import EarlyStopping, Study  # noqa: E402
 from tw_pipeline.training.fold_inputs import (  # noqa: E402
     FoldInputCache,
@@ -126,9 +127,9 @@ def train_fold(
     else:
         inputs = cache.get(dataset, fold, train_rows, study)
     scaler = inputs.scaler
-    fit = _Arrays(inputs.x(dataset, "fit"), inputs.y(dataset, "fit"), inputs.fit_weights)
-    validation = _Arrays(
-        inputs.x(dataset, "val"), inputs.y(dataset, "val"), inputs.val_weights
+    fit, validation = (
+        _Arrays(inputs.x(dataset, part), inputs.y(dataset, part), inputs.weights(part))
+        for part in ("fit", "val")
     )
     log.info(
         "%sfold %d/%d: training on %d events, validating on %d, testing on %d",
@@ -185,6 +186,10 @@ def train_fold(
         if patience.exhausted(validated.loss):
             break
 
+    # The fold's training inputs are freed before scoring.
+    del runner
+    release_free_memory()
+
     history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)).astype(
         {"epoch": np.int64}
     )
@@ -220,6 +225,7 @@ def train_fold(
         best_epoch=best.epoch,
         seconds=time.perf_counter() - started,
     )
+    release_free_memory()
     return FoldOutcome(
         fold=fold,
         history=history,
@@ -264,18 +270,14 @@ def _score(
     model: keras.Model, scaler: Scaler, dataset: Dataset, rows: np.ndarray
 ) -> Scored:
     # Block by block, so that no scaled copy of all the rows is ever held;
-    # the blocks are those predict() uses, so the scores are the same.
-    scores = np.empty(rows.size, dtype=np.float64)
+    # the blocks are those predict() uses, so the scores are the same. They
+    # are kept in float32, the network's own output type, so nothing is lost.
+    scores = np.empty(rows.size, dtype=np.float32)
     for start in range(0, rows.size, PREDICT_BATCH):
         block = rows[start : start + PREDICT_BATCH]
         x = scaler.transform(dataset.features[block], in_place=True)
         scores[start : start + block.size] = predict(model, x)
-    return Scored(
-        scores=scores,
-        labels=dataset.labels[rows],
-        weights=dataset.weights[rows],
-        sample_index=dataset.sample_index[rows],
-    )
+    return Scored.of_rows(scores, dataset, rows)
 
 
 def _write_artefacts(
@@ -317,7 +319,7 @@ def _write_test_scores(
         "row": rows.astype(np.int64),
         "sample_index": dataset.sample_index[rows],
         "sample_names": np.asarray(dataset.sample_names, dtype=str),
-        "score": scored.scores,
+        "score": scored.scores.astype(np.float64),
     }
     if dataset.event_number is not None:
         arrays["event_number"] = dataset.event_number[rows]

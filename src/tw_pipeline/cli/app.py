@@ -250,7 +250,9 @@ def toy_data(
     """Generate toy tW and ttbar ntuples (HDF5) for trying twpipe out."""
     from tw_pipeline.toydata import write_toy_ntuples
 
-    for path in write_toy_ntuples(output, events=events, seed=seed).values():
+    for path in write_toy_ntuples(
+        output, events=events, seed=seed, systematic=True
+    ).values():
         typer.echo(str(path))
 
 

@@ -48,6 +48,10 @@ class Dataset:
         variables: input variable names, in column order.
         sample_names: names of the samples, in study order.
         summaries: per-sample bookkeeping of the load.
+        systematic: the events of the systematic samples (class systematic),
+            selected and weighted like these but kept apart, so that nothing
+            that trains or evaluates the classifier counts them; their label
+            is that of the sample each varies. None without such samples.
     """
 
     features: np.ndarray
@@ -58,6 +62,7 @@ class Dataset:
     variables: tuple[str, ...]
     sample_names: tuple[str, ...]
     summaries: tuple[SampleSummary, ...] = field(default=())
+    systematic: Dataset | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -73,4 +78,5 @@ class Dataset:
             variables=self.variables,
             sample_names=self.sample_names,
             summaries=self.summaries,
+            systematic=self.systematic,
         )

@@ -120,7 +120,20 @@ def load_dataset(study: Study) -> Dataset:
             All such problems are collected and raised together.
     """
     plans = _plan(study)
+    nominal = [plan for plan in plans if plan.sample.kind != "systematic"]
+    varied = [plan for plan in plans if plan.sample.kind == "systematic"]
 
+    dataset = _load_plans(study, nominal, study.data.nominal_samples())
+    if not varied:
+        return dataset
+    # Systematic samples are kept apart, so nothing that trains or evaluates
+    # the classifier counts them as a class.
+    systematic = _load_plans(study, varied, study.data.systematic_samples())
+    return replace(dataset, systematic=systematic)
+
+
+def _load_plans(study: Study, plans: list[_Plan], names: list[str]) -> Dataset:
+    """Read the planned samples into one dataset whose samples are ``names``."""
     # Every event read is at most one row of the result, so the arrays are
     # allocated once at that size and trimmed at the end. Pages never written
     # (events cut away) are never touched, so they cost no memory.
@@ -137,7 +150,7 @@ def load_dataset(study: Study) -> Dataset:
     if problems:
         raise InvalidData(problems)
 
-    return output.dataset(study, summaries)
+    return output.dataset(study, summaries, names)
 
 
 def check_data(study: Study) -> dict[str, int]:
@@ -225,9 +238,16 @@ def _plan(study: Study) -> list[_Plan]:
             problems.extend(err.problems)
 
     plans = []
-    for index, (name, sample) in enumerate(data.samples.items()):
+    # A sample's index counts within its dataset: the nominal samples, or
+    # the systematic ones, which are loaded into a dataset of their own.
+    position = {
+        name: index
+        for names in (data.nominal_samples(), data.systematic_samples())
+        for index, name in enumerate(names)
+    }
+    for name, sample in data.samples.items():
         try:
-            plans.append(_plan_sample(study, index, name, sample, common))
+            plans.append(_plan_sample(study, position[name], name, sample, common))
         except InvalidData as err:
             problems.extend(err.problems)
     if problems:
@@ -347,7 +367,9 @@ class _Output:
         )
         self.size = 0
 
-    def dataset(self, study: Study, summaries: list[SampleSummary]) -> Dataset:
+    def dataset(
+        self, study: Study, summaries: list[SampleSummary], names: list[str]
+    ) -> Dataset:
         """Trim the arrays to the rows written and wrap them."""
         size = self.size
         return Dataset(
@@ -359,7 +381,7 @@ class _Output:
                 None if self.event_number is None else _trimmed(self.event_number, size)
             ),
             variables=tuple(study.variables),
-            sample_names=tuple(study.data.samples),
+            sample_names=tuple(names),
             summaries=tuple(summaries),
         )
 
@@ -405,7 +427,11 @@ def _load_sample(study: Study, plan: _Plan, output: _Output) -> SampleSummary:
 
     # Stamp the sample's rows with its class and index.
     block = slice(first, output.size)
-    output.labels[block] = 1 if plan.sample.kind == "signal" else 0
+    # A systematic sample takes the class of the sample it varies.
+    kind = plan.sample.kind
+    if kind == "systematic":
+        kind = study.data.samples[str(plan.sample.varies)].kind
+    output.labels[block] = 1 if kind == "signal" else 0
     output.sample_index[block] = plan.index
 
     summary = _summarise(plan, output.weights[block], read)

@@ -25,6 +25,8 @@ from tw_pipeline.errors import did_you_mean
 __all__ = [
     "ACTIVATIONS",
     "JOB_FLAVOURS",
+    "Adversary",
+    "AdversaryNetwork",
     "Batch",
     "DataSection",
     "EarlyStopping",
@@ -33,6 +35,7 @@ __all__ = [
     "Network",
     "Optimizer",
     "Output",
+    "PhaseEpochs",
     "Preprocess",
     "Report",
     "Sample",
@@ -91,9 +94,18 @@ class Section(BaseModel):
 class Sample(Section):
     """One named sample: a physics process read from one or more files."""
 
-    kind: Literal["signal", "background"] = Field(
+    kind: Literal["signal", "background", "systematic"] = Field(
         alias="class",
-        description="Whether the sample is signal or background for the classifier.",
+        description="Whether the sample is signal or background for the "
+        "classifier, or a systematic variation of another sample (see varies): "
+        "a systematic sample is loaded, selected, weighted and folded like the "
+        "others but never trained on as a class; it gives the distance between "
+        "the nominal and the varied response and the adversary's target.",
+    )
+    varies: str | None = Field(
+        default=None,
+        description="For class systematic only: the nominal sample this one "
+        "is a variation of, e.g. tW for a diagram-subtraction tW sample.",
     )
     files: list[Path] = Field(
         min_length=1,
@@ -127,6 +139,19 @@ class Sample(Section):
     def _single_file_as_list(cls, value: Any) -> Any:
         # A lone path is a common shorthand for a one-file sample.
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _varies_only_for_systematic(self) -> Sample:
+        if self.kind == "systematic" and self.varies is None:
+            msg = (
+                "a systematic sample must say which nominal sample it varies; "
+                "add e.g. 'varies: tW'"
+            )
+            raise ValueError(msg)
+        if self.kind != "systematic" and self.varies is not None:
+            msg = f"varies applies to class systematic only, not to class {self.kind}"
+            raise ValueError(msg)
+        return self
 
 
 class DataSection(Section):
@@ -168,7 +193,26 @@ class DataSection(Section):
                 f"no sample has class {names}"
             )
             raise ValueError(msg)
+
+        # A variation must vary a sample that is trained on.
+        nominal = [n for n, s in self.samples.items() if s.kind != "systematic"]
+        for name, sample in self.samples.items():
+            if sample.kind == "systematic" and sample.varies not in nominal:
+                msg = (
+                    f"sample {name!r} varies {sample.varies!r}, which is not a "
+                    "signal or background sample"
+                )
+                hint = did_you_mean(str(sample.varies), nominal)
+                raise ValueError(f"{msg}; {hint}" if hint else msg)
         return self
+
+    def systematic_samples(self) -> list[str]:
+        """Names of the systematic samples, in file order."""
+        return [n for n, s in self.samples.items() if s.kind == "systematic"]
+
+    def nominal_samples(self) -> list[str]:
+        """Names of the signal and background samples, in file order."""
+        return [n for n, s in self.samples.items() if s.kind != "systematic"]
 
 
 class Preprocess(Section):
@@ -475,6 +519,76 @@ class Evaluation(Section):
     )
 
 
+class AdversaryNetwork(Section):
+    """The adversary's fully connected network, fed with the classifier score."""
+
+    hidden_layers: int = Field(
+        default=2, ge=1, le=20, description="Number of hidden layers."
+    )
+    nodes: int = Field(default=16, ge=1, description="Nodes per hidden layer.")
+    activation: Activation = Field(  # type: ignore[valid-type]
+        default="relu", description="Activation of the hidden layers."
+    )
+
+
+class PhaseEpochs(Section):
+    """Epochs of the classifier and of the adversary in one phase."""
+
+    classifier: int = Field(ge=0, description="Epochs of the classifier.")
+    adversary: int = Field(ge=0, description="Epochs of the adversary.")
+
+
+class Adversary(Section):
+    """Adversarial decorrelation ("learning to pivot", Louppe et al. 2017).
+
+    An adversary network tries to tell, from the classifier score alone,
+    the events of the nominal sample from those of its systematic variation;
+    the classifier is trained against it, so that its score becomes the same
+    for both.
+    """
+
+    sample: str = Field(
+        description="The systematic sample (class: systematic) the adversary "
+        "tells apart from the nominal sample it varies.",
+    )
+    lam: float = Field(
+        default=1.0,
+        alias="lambda",
+        ge=0.0,
+        description="Trade-off: the classifier minimises its loss minus lambda "
+        "times the adversary's loss. 0 trains the plain classifier; larger "
+        "values buy robustness with separation power.",
+    )
+    network: AdversaryNetwork = Field(default_factory=AdversaryNetwork)
+    optimizer: Optimizer = Field(
+        default_factory=Optimizer,
+        description="Optimizer of the adversary (the classifier keeps the "
+        "study's optimizer).",
+    )
+    pretrain: PhaseEpochs = Field(
+        default_factory=lambda: PhaseEpochs(classifier=10, adversary=10),
+        description="Epochs of the classifier alone, then of the adversary on "
+        "the frozen classifier, before the alternating iterations.",
+    )
+    iterations: int = Field(
+        default=20,
+        ge=0,
+        le=100000,
+        description="Alternating iterations: each trains the classifier against "
+        "the adversary, then the adversary on the updated classifier.",
+    )
+    epochs: PhaseEpochs = Field(
+        default_factory=lambda: PhaseEpochs(classifier=1, adversary=1),
+        description="Epochs of the classifier and of the adversary in each "
+        "iteration.",
+    )
+
+    @property
+    def classifier_epochs(self) -> int:
+        """All epochs the classifier trains, pre-training included."""
+        return self.pretrain.classifier + self.iterations * self.epochs.classifier
+
+
 class Output(Section):
     """Where results go."""
 
@@ -668,6 +782,11 @@ class Study(Section):
     )
     report: Report = Field(default_factory=Report)
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    adversary: Adversary | None = Field(
+        default=None,
+        description="Adversarial training against a systematic sample; plain "
+        "training when left out.",
+    )
     output: Output = Field(default_factory=Output)
     batch: Batch = Field(
         default_factory=Batch,
@@ -706,6 +825,36 @@ class Study(Section):
             extra = "; ".join(hint for hint in hints if hint)
             raise ValueError(f"{msg}; {extra}" if extra else msg)
         return value
+
+    @field_validator("adversary")
+    @classmethod
+    def _adversary_target(
+        cls, value: Adversary | None, info: ValidationInfo
+    ) -> Adversary | None:
+        data = info.data.get("data")
+        if value is None or data is None:
+            return value
+        systematic = data.systematic_samples()
+        if value.sample in systematic:
+            return value
+        if value.sample in data.samples:
+            kind = data.samples[value.sample].kind
+            msg = (
+                f"adversary.sample names {value.sample!r}, a {kind} sample; "
+                "the adversary needs a sample with class: systematic"
+            )
+        elif not systematic:
+            msg = (
+                f"adversary.sample names {value.sample!r}, but data.samples has "
+                "no sample with class: systematic; add one with 'varies:' naming "
+                "the nominal sample"
+            )
+        else:
+            msg = f"adversary.sample names {value.sample!r}, which is not a sample"
+            hint = did_you_mean(value.sample, systematic)
+            shown = ", ".join(systematic)
+            msg += f"; {hint}" if hint else f"; systematic samples: {shown}"
+        raise ValueError(msg)
 
     @property
     def point_name(self) -> str:

@@ -840,17 +840,17 @@ class Study(Section):
         if value.sample in data.samples:
             kind = data.samples[value.sample].kind
             msg = (
-                f"adversary.sample names {value.sample!r}, a {kind} sample; "
-                "the adversary needs a sample with class: systematic"
+                f"sample: {value.sample!r} is a {kind} sample; the adversary "
+                "needs a sample with class: systematic"
             )
         elif not systematic:
             msg = (
-                f"adversary.sample names {value.sample!r}, but data.samples has "
-                "no sample with class: systematic; add one with 'varies:' naming "
+                f"sample: {value.sample!r} is not in data.samples, which has no "
+                "sample with class: systematic; add one, with 'varies:' naming "
                 "the nominal sample"
             )
         else:
-            msg = f"adversary.sample names {value.sample!r}, which is not a sample"
+            msg = f"sample: {value.sample!r} is not in data.samples"
             hint = did_you_mean(value.sample, systematic)
             shown = ", ".join(systematic)
             msg += f"; {hint}" if hint else f"; systematic samples: {shown}"

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.evaluation.outcome import FoldOutcome
@@ -141,7 +142,8 @@ def plot_adversary_losses(
         for panel, (column, factor, _) in zip(axes, panels, strict=True):
             panel.plot(
                 history["iteration"], history[column].to_numpy() * factor,
-                color=colour, marker=".", label=f"fold {fold}",
+                color=colour, marker=".",
+                label=f"fold {fold}" if panel is axes[0] else None,
             )
     axes[1].axhline(lam * math.log(2), color="0.4", linewidth=1.0, linestyle=":",
                     label=r"$\lambda \ln 2$ (adversary at chance)")
@@ -150,6 +152,7 @@ def plot_adversary_losses(
     for panel in axes[:2]:
         panel.tick_params(labelbottom=False)
     axes[2].set_xlabel("Iteration (0: after pre-training)")
+    axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_title(
         f"validation losses, adversary on {study.adversary.sample}, "
         f"$\\lambda$ = {lam:g}",

@@ -35,8 +35,9 @@ __all__ = [
     "Network",
     "Optimizer",
     "Output",
-    "PhaseEpochs",
+    "IterationEpochs",
     "Preprocess",
+    "Pretrain",
     "Report",
     "Sample",
     "Schedule",
@@ -531,11 +532,35 @@ class AdversaryNetwork(Section):
     )
 
 
-class PhaseEpochs(Section):
-    """Epochs of the classifier and of the adversary in one phase."""
+class Pretrain(Section):
+    """Epochs of the classifier alone, then of the adversary on the frozen classifier."""
 
-    classifier: int = Field(ge=0, description="Epochs of the classifier.")
-    adversary: int = Field(ge=0, description="Epochs of the adversary.")
+    classifier: int = Field(
+        default=10, ge=0, le=100000, description="Epochs of the classifier alone."
+    )
+    adversary: int = Field(
+        default=10,
+        ge=0,
+        le=100000,
+        description="Epochs of the adversary on the pre-trained, frozen classifier.",
+    )
+
+
+class IterationEpochs(Section):
+    """Epochs of the classifier and of the adversary in each alternating iteration."""
+
+    classifier: int = Field(
+        default=1,
+        ge=0,
+        le=100000,
+        description="Epochs of the classifier against the adversary.",
+    )
+    adversary: int = Field(
+        default=1,
+        ge=0,
+        le=100000,
+        description="Epochs of the adversary on the updated classifier.",
+    )
 
 
 class Adversary(Section):
@@ -565,8 +590,8 @@ class Adversary(Section):
         description="Optimizer of the adversary (the classifier keeps the "
         "study's optimizer).",
     )
-    pretrain: PhaseEpochs = Field(
-        default_factory=lambda: PhaseEpochs(classifier=10, adversary=10),
+    pretrain: Pretrain = Field(
+        default_factory=Pretrain,
         description="Epochs of the classifier alone, then of the adversary on "
         "the frozen classifier, before the alternating iterations.",
     )
@@ -577,11 +602,21 @@ class Adversary(Section):
         description="Alternating iterations: each trains the classifier against "
         "the adversary, then the adversary on the updated classifier.",
     )
-    epochs: PhaseEpochs = Field(
-        default_factory=lambda: PhaseEpochs(classifier=1, adversary=1),
+    epochs: IterationEpochs = Field(
+        default_factory=IterationEpochs,
         description="Epochs of the classifier and of the adversary in each "
         "iteration.",
     )
+
+    @model_validator(mode="after")
+    def _classifier_trains(self) -> Adversary:
+        if self.classifier_epochs < 1:
+            msg = (
+                "the classifier would train 0 epochs; set pretrain.classifier, or "
+                "iterations and epochs.classifier, above 0"
+            )
+            raise ValueError(msg)
+        return self
 
     @property
     def classifier_epochs(self) -> int:

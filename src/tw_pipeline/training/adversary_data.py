@@ -17,6 +17,7 @@ lambda weighs two losses of the same scale in every study.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -163,9 +164,22 @@ def _events(
     target = np.r_[np.zeros(nominal_rows.size), np.ones(varied_rows_.size)]
     true = np.r_[dataset.weights[nominal_rows], dataset.systematic.weights[varied_rows_]]
     # Balanced and normalised to mean 1: the systematic side plays "signal".
-    weights, keep = training_weights(
-        true, target, study.preprocess.negative_weights, balance_classes=True
-    )
+    try:
+        weights, keep = training_weights(
+            true, target, study.preprocess.negative_weights, balance_classes=True
+        )
+    except InvalidData as err:
+        varies = study.data.samples[name].varies
+        raise InvalidData(
+            [
+                replace(
+                    problem,
+                    message=f"adversary, fold {fold}, {varies} (as background) "
+                    f"against {name} (as signal): {problem.message}",
+                )
+                for problem in err.problems
+            ]
+        ) from None
     return AdversaryEvents(
         x=x[keep].astype(np.float32),
         target=target[keep].astype(np.float32).reshape(-1, 1),

@@ -54,8 +54,12 @@ def toy_data(tmp_path_factory) -> Path:
     return folder
 
 
-def write_study(folder: Path, data: Path, adversary: str = ADVERSARY,
-                sweep: str = "sweep: {grid: {adversary.lambda: [0.0, 10.0]}}") -> Path:
+def write_study(
+    folder: Path,
+    data: Path,
+    adversary: str = ADVERSARY,
+    sweep: str = "sweep: {grid: {adversary.lambda: [0.0, 10.0]}}",
+) -> Path:
     path = folder / "study.yaml"
     path.write_text(STUDY.format(data=data, adversary=adversary, sweep=sweep))
     return path
@@ -83,7 +87,10 @@ def test_sweep_over_lambda_reports_auc_and_distance(tmp_path, toy_data, twpipe):
             assert (runs / point / "plots" / name).is_file()
         for name in ("adversary.keras", "adversary_history.csv", "model.keras"):
             assert (runs / point / "fold-0" / name).is_file()
-        assert "KS distance, tW_DS vs nominal" in (runs / point / "report.html").read_text()
+        assert (
+            "KS distance, tW_DS vs nominal"
+            in (runs / point / "report.html").read_text()
+        )
     summary = (runs / "summary.md").read_text()
     assert "## Separation against robustness" in summary
     assert (runs / "summary_auc_vs_systematic_distance.png").is_file()
@@ -97,7 +104,10 @@ def test_systematic_sample_without_adversary_gives_the_distance_only(
     result = twpipe("run", study)
 
     assert result.code == 0, result.stderr
-    assert "used for the distance between nominal and varied responses only" in result.stderr
+    assert (
+        "used for the distance between nominal and varied responses only"
+        in result.stderr
+    )
     metrics = json.loads((tmp_path / "runs/decor/default/metrics.json").read_text())
     assert metrics["aggregate"]["distance_ks_mean"] is not None
     assert not (tmp_path / "runs/decor/default/fold-0/adversary.keras").exists()
@@ -121,7 +131,9 @@ def test_missing_systematic_file_is_bad_input(tmp_path, toy_data, twpipe):
 
 
 def test_sweeping_an_unknown_adversary_key_is_refused(tmp_path, toy_data, twpipe):
-    study = write_study(tmp_path, toy_data, sweep="sweep: {grid: {adversary.lamda: [1, 2]}}")
+    study = write_study(
+        tmp_path, toy_data, sweep="sweep: {grid: {adversary.lamda: [1, 2]}}"
+    )
 
     result = twpipe("validate", study)
 

@@ -18,7 +18,10 @@ from tw_pipeline.evaluation.metrics import weighted_auc
 from tw_pipeline.evaluation.systematics import jensen_shannon, response_distance
 from tw_pipeline.study.models import Study
 from tw_pipeline.toydata import write_toy_ntuples
-from tw_pipeline.training.adversary import ADVERSARY_HISTORY_COLUMNS, ADVERSARY_HISTORY_FILE
+from tw_pipeline.training.adversary import (
+    ADVERSARY_HISTORY_COLUMNS,
+    ADVERSARY_HISTORY_FILE,
+)
 from tw_pipeline.training.adversary_data import systematic_folds
 from tw_pipeline.training.folds import assign_folds
 from tw_pipeline.training.train import train_fold
@@ -38,17 +41,28 @@ def _study(toy, adversary: dict | None, learning_rate=0.005, **training) -> Stud
         "data": {
             "samples": {
                 "tW": {"class": "signal", "files": [str(toy["tW_DR"])]},
-                "tW_DS": {"class": "systematic", "varies": "tW",
-                          "files": [str(toy["tW_DS"])]},
-                "ttbar": {"class": "background",
-                          "files": [str(toy["ttbar_a"]), str(toy["ttbar_d"])]},
+                "tW_DS": {
+                    "class": "systematic",
+                    "varies": "tW",
+                    "files": [str(toy["tW_DS"])],
+                },
+                "ttbar": {
+                    "class": "background",
+                    "files": [str(toy["ttbar_a"]), str(toy["ttbar_d"])],
+                },
             },
             "weight": "weight_nominal",
             "selection": "njets >= 2",
             "event_number": "eventNumber",
         },
-        "variables": ["mass_lep1jet1", "mass_lep1jet2", "deltaR_lep1_jet1",
-                      "pT_jet1", "pT_jet2", "met"],
+        "variables": [
+            "mass_lep1jet1",
+            "mass_lep1jet2",
+            "deltaR_lep1_jet1",
+            "pT_jet1",
+            "pT_jet2",
+            "met",
+        ],
         "network": {"hidden_layers": 2, "nodes": 16, "activation": "elu"},
         "optimizer": {"name": "adam", "learning_rate": learning_rate},
         "training": {"batch_size": 256, "seed": 4, **training},
@@ -65,8 +79,12 @@ def dataset(toy):
 
 
 def _train(dataset, study, folder):
-    folds = assign_folds(dataset.labels, study.folds.k, study.training.seed,
-                         event_number=dataset.event_number)
+    folds = assign_folds(
+        dataset.labels,
+        study.folds.k,
+        study.training.seed,
+        event_number=dataset.event_number,
+    )
     return train_fold(dataset, FOLD, folds, study, folder)
 
 
@@ -77,8 +95,10 @@ def _robustness(dataset, study, folder, outcome) -> dict[str, float]:
     varied = load_fold_scorer(folder)(systematic.features[test])
     nominal = outcome.test.sample_index == dataset.sample_names.index("tW")
     distance = response_distance(
-        outcome.test.scores[nominal], varied,
-        outcome.test.weights[nominal], systematic.weights[test],
+        outcome.test.scores[nominal],
+        varied,
+        outcome.test.weights[nominal],
+        systematic.weights[test],
     )
     auc = weighted_auc(outcome.test.labels, outcome.test.scores, outcome.test.weights)
     return {"auc": auc, **distance}
@@ -100,18 +120,24 @@ def test_parallel_workers_see_the_systematic_samples(dataset, tmp_path):
 
     assert opened.systematic is not None
     assert opened.systematic.sample_names == dataset.systematic.sample_names
-    np.testing.assert_array_equal(opened.systematic.features, dataset.systematic.features)
+    np.testing.assert_array_equal(
+        opened.systematic.features, dataset.systematic.features
+    )
     np.testing.assert_array_equal(
         opened.systematic.event_number, dataset.systematic.event_number
     )
 
 
 def test_lambda_zero_reproduces_plain_training(dataset, toy, tmp_path):
-    schedule = {"pretrain": {"classifier": 3, "adversary": 2}, "iterations": 3,
-                "epochs": {"classifier": 1, "adversary": 1}}
+    schedule = {
+        "pretrain": {"classifier": 3, "adversary": 2},
+        "iterations": 3,
+        "epochs": {"classifier": 1, "adversary": 1},
+    }
     # A small learning rate, so that the validation loss falls in every epoch.
-    adversarial = _study(toy, {"sample": "tW_DS", "lambda": 0.0, **schedule},
-                         learning_rate=0.001)
+    adversarial = _study(
+        toy, {"sample": "tW_DS", "lambda": 0.0, **schedule}, learning_rate=0.001
+    )
     plain = _study(toy, None, learning_rate=0.001, epochs=6, early_stopping=None)
 
     with_adversary = _train(dataset, adversarial, tmp_path / "adv")
@@ -130,14 +156,18 @@ def test_lambda_zero_reproduces_plain_training(dataset, toy, tmp_path):
     # two saved classifiers score every test event the same.
     assert alone.metrics["best_epoch"] == 6
     assert with_adversary.metrics["best_epoch"] == 6
-    np.testing.assert_allclose(with_adversary.test.scores, alone.test.scores,
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        with_adversary.test.scores, alone.test.scores, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_distance_shrinks_as_lambda_grows_at_a_cost_in_auc(dataset, toy, tmp_path):
-    schedule = {"pretrain": {"classifier": 8, "adversary": 5}, "iterations": 12,
-                "epochs": {"classifier": 1, "adversary": 2},
-                "optimizer": {"name": "adam", "learning_rate": 0.01}}
+    schedule = {
+        "pretrain": {"classifier": 8, "adversary": 5},
+        "iterations": 12,
+        "epochs": {"classifier": 1, "adversary": 2},
+        "optimizer": {"name": "adam", "learning_rate": 0.01},
+    }
     results = {}
     for lam in (0.0, 30.0):
         study = _study(toy, {"sample": "tW_DS", "lambda": lam, **schedule})
@@ -156,8 +186,15 @@ def test_distance_shrinks_as_lambda_grows_at_a_cost_in_auc(dataset, toy, tmp_pat
 
 
 def test_history_of_the_three_losses_is_written_per_fold(dataset, toy, tmp_path):
-    study = _study(toy, {"sample": "tW_DS", "lambda": 2.0, "iterations": 2,
-                         "pretrain": {"classifier": 1, "adversary": 1}})
+    study = _study(
+        toy,
+        {
+            "sample": "tW_DS",
+            "lambda": 2.0,
+            "iterations": 2,
+            "pretrain": {"classifier": 1, "adversary": 1},
+        },
+    )
     outcome = _train(dataset, study, tmp_path)
 
     history = pd.read_csv(tmp_path / ADVERSARY_HISTORY_FILE)
@@ -172,7 +209,9 @@ def test_history_of_the_three_losses_is_written_per_fold(dataset, toy, tmp_path)
     assert history["val_adversary_loss"].between(0.5, 0.8).all()
     # The saved model is the classifier alone: variables in, one score out.
     assert len(outcome.history) == 1 + 2 * 1
-    assert (tmp_path / "model.keras").is_file() and (tmp_path / "adversary.keras").is_file()
+    assert (tmp_path / "model.keras").is_file() and (
+        tmp_path / "adversary.keras"
+    ).is_file()
 
 
 def test_jensen_shannon_bounds():

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -99,7 +98,9 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
         used = a > 0
         return float(np.sum(a[used] * np.log2(a[used] / mixture[used])))
 
-    return float(np.clip(0.5 * relative_entropy(p) + 0.5 * relative_entropy(q), 0.0, 1.0))
+    return float(
+        np.clip(0.5 * relative_entropy(p) + 0.5 * relative_entropy(q), 0.0, 1.0)
+    )
 
 
 def response_distance(
@@ -157,7 +158,9 @@ def evaluate_systematics(
             if rows.size == 0 or not nominal.any():
                 log.warning(
                     "fold %d: no test event of %s or %s; no distance",
-                    outcome.fold, name, varies,
+                    outcome.fold,
+                    name,
+                    varies,
                 )
                 continue
             varied_scores = score(systematic.features[rows])
@@ -174,7 +177,10 @@ def evaluate_systematics(
             }
             log.info(
                 "fold %d: response of %s against %s: KS %.4f, JS divergence %s",
-                outcome.fold, name, varies, distances[name]["ks"],
+                outcome.fold,
+                name,
+                varies,
+                distances[name]["ks"],
                 _number(distances[name]["jsd"]),
             )
         extended.append(

@@ -30,7 +30,6 @@ from tw_pipeline.evaluation.systematics import (
     evaluate_systematics,
     response_distance,
 )
-from tw_pipeline.run.layout import point_layout
 from tw_pipeline.report.plots import point_formats
 from tw_pipeline.report.style import (
     FOLD_COLOURS,
@@ -41,6 +40,7 @@ from tw_pipeline.report.style import (
     save_figure,
     stamp,
 )
+from tw_pipeline.run.layout import point_layout
 from tw_pipeline.study.models import Study
 
 __all__ = [
@@ -134,19 +134,26 @@ def plot_adversary_losses(
     axes += [figure.add_subplot(grid[i], sharex=axes[0]) for i in (1, 2)]
     panels = (
         ("val_classifier_loss", 1.0, "$L_{clf}$"),
-        ("val_adversary_loss", lam, rf"$\lambda L_{{adv}}$"),
+        ("val_adversary_loss", lam, r"$\lambda L_{adv}$"),
         ("val_combined_loss", 1.0, r"$L_{clf} - \lambda L_{adv}$"),
     )
     for position, (fold, history) in enumerate(histories):
         colour = FOLD_COLOURS[position % len(FOLD_COLOURS)]
         for panel, (column, factor, _) in zip(axes, panels, strict=True):
             panel.plot(
-                history["iteration"], history[column].to_numpy() * factor,
-                color=colour, marker=".",
+                history["iteration"],
+                history[column].to_numpy() * factor,
+                color=colour,
+                marker=".",
                 label=f"fold {fold}" if panel is axes[0] else None,
             )
-    axes[1].axhline(lam * math.log(2), color="0.4", linewidth=1.0, linestyle=":",
-                    label=r"$\lambda \ln 2$ (adversary at chance)")
+    axes[1].axhline(
+        lam * math.log(2),
+        color="0.4",
+        linewidth=1.0,
+        linestyle=":",
+        label=r"$\lambda \ln 2$ (adversary at chance)",
+    )
     for panel, (_, _, name) in zip(axes, panels, strict=True):
         panel.set_ylabel(name)
     for panel in axes[:2]:
@@ -156,7 +163,9 @@ def plot_adversary_losses(
     axes[0].set_title(
         f"validation losses, adversary on {study.adversary.sample}, "
         f"$\\lambda$ = {lam:g}",
-        loc="left", fontsize=8, color="0.35",
+        loc="left",
+        fontsize=8,
+        color="0.35",
     )
     axes[0].legend(fontsize=7, ncols=3)
     axes[1].legend(fontsize=7, loc="lower right")
@@ -176,24 +185,41 @@ def plot_systematic_response(response: SystematicResponse, study: Study) -> Figu
     )
     nominal = nominal / nominal.sum() if nominal.sum() else nominal
     varied = varied / varied.sum() if varied.sum() else varied
-    names = {name: study.data.samples[name].label or name for name in
-             (response.varies, response.sample)}
+    names = {
+        name: study.data.samples[name].label or name
+        for name in (response.varies, response.sample)
+    }
 
-    ax.stairs(nominal, edges, fill=True, facecolor=(SIGNAL_COLOUR, 0.3),
-              edgecolor=SIGNAL_COLOUR, linewidth=1.5,
-              label=f"{names[response.varies]} (nominal), test")
-    ax.stairs(varied, edges, color=_VARIED_COLOUR, linewidth=1.8,
-              label=f"{names[response.sample]} (systematic), test")
+    ax.stairs(
+        nominal,
+        edges,
+        fill=True,
+        facecolor=(SIGNAL_COLOUR, 0.3),
+        edgecolor=SIGNAL_COLOUR,
+        linewidth=1.5,
+        label=f"{names[response.varies]} (nominal), test",
+    )
+    ax.stairs(
+        varied,
+        edges,
+        color=_VARIED_COLOUR,
+        linewidth=1.8,
+        label=f"{names[response.sample]} (systematic), test",
+    )
     distance = response_distance(
-        response.nominal_scores, response.varied_scores,
-        response.nominal_weights, response.varied_weights,
+        response.nominal_scores,
+        response.varied_scores,
+        response.nominal_weights,
+        response.varied_weights,
         study.evaluation.significance_bins,
     )
     jsd = distance["jsd"]
     ax.set_title(
         f"all test folds, unit area; KS {distance['ks']:.4f}, JS divergence "
         f"{'n/a' if jsd is None else f'{jsd:.4g}'}",
-        loc="left", fontsize=8, color="0.35",
+        loc="left",
+        fontsize=8,
+        color="0.35",
     )
     ax.set_ylabel(f"Fraction of weighted events / {edges[1] - edges[0]:.3g}")
     ax.set_ylim(top=ax.get_ylim()[1] * 1.3)

@@ -152,11 +152,17 @@ def point_page(metrics: dict[str, Any], plots_dir: Path) -> str:
         headline += [
             (
                 f"KS distance, {sample} vs nominal response",
-                _pm(aggregate.get("distance_ks_mean"), aggregate.get("distance_ks_std")),
+                _pm(
+                    aggregate.get("distance_ks_mean"),
+                    aggregate.get("distance_ks_std"),
+                ),
             ),
             (
                 f"JS divergence, {sample} vs nominal response",
-                _pm(aggregate.get("distance_jsd_mean"), aggregate.get("distance_jsd_std")),
+                _pm(
+                    aggregate.get("distance_jsd_mean"),
+                    aggregate.get("distance_jsd_std"),
+                ),
             ),
         ]
     body.append("<h2>Summary (mean ± std over folds, test events)</h2>")

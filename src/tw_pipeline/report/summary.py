@@ -263,7 +263,8 @@ def tradeoff_markdown(rows: Sequence[dict[str, Any]], swept_keys: Sequence[str])
         for column in ("test_auc_mean", "distance_ks_mean", "distance_jsd_mean"):
             value = row.get(column)
             cells.append("" if value is None else f"{value:.4f}")
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        escaped = (cell.replace("|", "\\|") for cell in cells)
+        lines.append("| " + " | ".join(escaped) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -272,12 +273,14 @@ def plot_tradeoff(rows: Sequence[dict[str, Any]], study: str) -> Figure | None:
     """Test AUC against the systematic KS distance, one marker per point.
 
     Up is more separation, left is more robustness; the points of a sweep
-    over lambda trace the price of one in the other. None when fewer than
-    one point measured the distance.
+    over lambda trace the price of one in the other. None when no point
+    measured the distance.
     """
     measured = [
-        row for row in rows
-        if row.get("distance_ks_mean") is not None and row.get("test_auc_mean") is not None
+        row
+        for row in rows
+        if row.get("distance_ks_mean") is not None
+        and row.get("test_auc_mean") is not None
     ]
     if not measured:
         return None

@@ -36,7 +36,8 @@ import logging
 import math
 import os
 import time
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -77,6 +78,9 @@ ADVERSARY_HISTORY_COLUMNS = (
     "val_combined_loss",
 )
 
+# Running sums of a pass over events, one tensor per quantity.
+Sums = tuple[tf.Tensor, ...]
+
 # Events per batch of the validation passes: no gradients, so large batches.
 _VALIDATION_BATCH = 16_384
 
@@ -115,7 +119,9 @@ def build_adversary(settings: Adversary, seed: int) -> keras.Model:
             network.nodes,
             activation=network.activation,
             # Offset so the adversary's seeds never meet the classifier's.
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 20_000 + index),
+            kernel_initializer=keras.initializers.GlorotUniform(
+                seed=seed + 20_000 + index
+            ),
             name=f"adversary_hidden_{index}",
         )(hidden)
     output = keras.layers.Dense(
@@ -222,7 +228,10 @@ class AdversarialRunner:
         needed = steps * self._adversary_batch
         rounds = -(-needed // self._adversary_events)
         rows = np.concatenate(
-            [self._adversary_rng.permutation(self._adversary_events) for _ in range(rounds)]
+            [
+                self._adversary_rng.permutation(self._adversary_events)
+                for _ in range(rounds)
+            ]
         )[:needed]
         return tf.constant(rows.reshape(steps, self._adversary_batch), tf.int32)
 
@@ -236,12 +245,19 @@ class AdversarialRunner:
             loss = loss + tf.add_n(self._classifier.losses)
         return loss, scores
 
-    def _adversary_loss(self, x: tf.Tensor, z: tf.Tensor, w: tf.Tensor, *, training: bool) -> tf.Tensor:
+    def _adversary_loss(
+        self, x: tf.Tensor, z: tf.Tensor, w: tf.Tensor, *, training: bool
+    ) -> tf.Tensor:
         scores = self._classifier(x, training=False)
         return self._bce(z, self._adversary(scores, training=training), sample_weight=w)
 
-    def _apply(self, loss: tf.Tensor, tape: tf.GradientTape, model: keras.Model,
-               optimizer: keras.optimizers.Optimizer) -> None:
+    def _apply(
+        self,
+        loss: tf.Tensor,
+        tape: tf.GradientTape,
+        model: keras.Model,
+        optimizer: keras.optimizers.Optimizer,
+    ) -> None:
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply(gradients, model.trainable_variables)
 
@@ -253,7 +269,9 @@ class AdversarialRunner:
         size = tf.cast(tf.size(rows), tf.float32)
         return (loss * size, *_correct(y, scores, w), tf.constant(0.0))
 
-    def _combined_step(self, rows: tf.Tensor, adversary_rows: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    def _combined_step(
+        self, rows: tf.Tensor, adversary_rows: tf.Tensor
+    ) -> tuple[tf.Tensor, ...]:
         x, y, w = (tf.gather(t, rows) for t in self._fit)
         xa, za, wa = (tf.gather(t, adversary_rows) for t in self._adv_fit)
         with tf.GradientTape() as tape:
@@ -265,7 +283,9 @@ class AdversarialRunner:
         return (loss * size, *_correct(y, scores, w), adversary_loss)
 
     def _plain_epoch_graph(self, order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        loss_sum, correct, weight, _ = self._over_batches(order, lambda rows, _: self._plain_step(rows))
+        loss_sum, correct, weight, _ = self._over_batches(
+            order, lambda rows, _: self._plain_step(rows)
+        )
         return loss_sum / self._events, correct / weight
 
     def _combined_epoch_graph(
@@ -277,7 +297,9 @@ class AdversarialRunner:
         steps = tf.cast(tf.shape(adversary_rows)[0], tf.float32)
         return loss_sum / self._events, correct / weight, adversary_sum / steps
 
-    def _over_batches(self, order: tf.Tensor, step) -> tuple[tf.Tensor, ...]:  # noqa: ANN001
+    def _over_batches(
+        self, order: tf.Tensor, step: Callable[[tf.Tensor, Any], Sums]
+    ) -> Sums:
         # The batching of plain training: full batches, then the remainder.
         batch = self._batch
         full = self._events // batch
@@ -414,52 +436,78 @@ def train_with_adversary(
         )
         log.info(
             "%siteration %d/%d: val L_clf=%.4f L_adv=%.4f L_clf-%g*L_adv=%.4f",
-            progress, iteration, settings.iterations, validated.classifier,
-            validated.adversary, lam, iterations[-1]["val_combined_loss"],
+            progress,
+            iteration,
+            settings.iterations,
+            validated.classifier,
+            validated.adversary,
+            lam,
+            iterations[-1]["val_combined_loss"],
         )
 
     # Pre-training: the classifier alone, then the adversary on it.
     passes = classifier_epochs(settings.pretrain.classifier, against=False)
-    adversary_losses = [runner.adversary_epoch() for _ in range(settings.pretrain.adversary)]
+    adversary_losses = [
+        runner.adversary_epoch() for _ in range(settings.pretrain.adversary)
+    ]
     record(0, [p.classifier for p in passes], adversary_losses)
 
     for iteration in range(1, settings.iterations + 1):
         passes = classifier_epochs(settings.epochs.classifier, against=True)
-        adversary_losses = [runner.adversary_epoch() for _ in range(settings.epochs.adversary)]
+        adversary_losses = [
+            runner.adversary_epoch() for _ in range(settings.epochs.adversary)
+        ]
         record(iteration, [p.classifier for p in passes], adversary_losses)
         if not math.isfinite(iterations[-1]["val_combined_loss"]):
             log.warning(
                 "%sthe losses are not finite in iteration %d; stopping (a smaller "
-                "learning rate or lambda usually helps)", progress, iteration,
+                "learning rate or lambda usually helps)",
+                progress,
+                iteration,
             )
             break
 
     history = pd.DataFrame(
-        epochs, columns=["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds"]
+        epochs,
+        columns=["epoch", "loss", "val_loss", "accuracy", "val_accuracy", "seconds"],
     ).astype({"epoch": np.int64})
-    adversary_history = pd.DataFrame(iterations, columns=list(ADVERSARY_HISTORY_COLUMNS))
+    adversary_history = pd.DataFrame(
+        iterations, columns=list(ADVERSARY_HISTORY_COLUMNS)
+    )
     return history, adversary_history.astype({"iteration": np.int64}), adversary
 
 
-def _add(sums: tuple[tf.Tensor, ...], part: tuple[tf.Tensor, ...]) -> tuple[tf.Tensor, ...]:
+def _add(
+    sums: tuple[tf.Tensor, ...], part: tuple[tf.Tensor, ...]
+) -> tuple[tf.Tensor, ...]:
     return tuple(a + b for a, b in zip(sums, part, strict=True))
 
 
-def _correct(y: tf.Tensor, scores: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def _correct(
+    y: tf.Tensor, scores: tf.Tensor, w: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
     # Weighted count of events on the right side of 0.5, and the weight sum.
     hits = tf.cast(tf.equal(y, tf.cast(scores > 0.5, tf.float32)), tf.float32)
     weights = tf.reshape(w, (-1, 1))
     return tf.reduce_sum(hits * weights), tf.reduce_sum(weights)
 
 
-def _chunk_sums(model, loss_fn, x, y, w, start, stop):  # noqa: ANN001, ANN202
+def _chunk_sums(
+    model: keras.Model,
+    loss_fn: keras.losses.Loss,
+    x: tf.Tensor,
+    y: tf.Tensor,
+    w: tf.Tensor,
+    start: tf.Tensor,
+    stop: tf.Tensor,
+) -> Sums:
     scores = model(x[start:stop], training=False)
     loss = loss_fn(y[start:stop], scores, sample_weight=w[start:stop])
     rows = tf.cast(stop - start, tf.float32)
     return (loss * rows, *_correct(y[start:stop], scores, w[start:stop]))
 
 
-def _chunked(x: tf.Tensor, sums_of) -> tuple[tf.Tensor, ...]:  # noqa: ANN001
+def _chunked(x: tf.Tensor, sums_of: Callable[[Any, Any], Sums]) -> Sums:
     # Large inference-mode chunks, as plain training's validation pass uses.
     events = int(x.shape[0])
     size = min(_VALIDATION_BATCH, events)

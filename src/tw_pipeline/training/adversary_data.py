@@ -131,7 +131,9 @@ def _split(
     # The classifier's validation share, drawn from a generator of its own;
     # an empty side is reported by _events with the fold and the sample.
     shuffled = np.random.default_rng([seed, 3]).permutation(rows)
-    held_out = min(max(1, round(fraction * rows.size)), rows.size - 1) if rows.size > 1 else 0
+    held_out = (
+        min(max(1, round(fraction * rows.size)), rows.size - 1) if rows.size > 1 else 0
+    )
     return np.sort(shuffled[held_out:]), np.sort(shuffled[:held_out])
 
 
@@ -162,7 +164,9 @@ def _events(
     )
     x = inputs.scaler.transform(features, in_place=True)
     target = np.r_[np.zeros(nominal_rows.size), np.ones(varied_rows_.size)]
-    true = np.r_[dataset.weights[nominal_rows], dataset.systematic.weights[varied_rows_]]
+    true = np.r_[
+        dataset.weights[nominal_rows], dataset.systematic.weights[varied_rows_]
+    ]
     # Balanced and normalised to mean 1: the systematic side plays "signal".
     try:
         weights, keep = training_weights(

@@ -75,8 +75,12 @@ def train_fold_adversary(
         "%sadversary (lambda=%g) against %s: %d training and %d validation events; "
         "training.epochs and training.early_stopping are not used, the "
         "classifier trains %d epochs in all",
-        label, settings.lam, settings.sample, adversary_fit.events,
-        adversary_validation.events, settings.classifier_epochs,
+        label,
+        settings.lam,
+        settings.sample,
+        adversary_fit.events,
+        adversary_validation.events,
+        settings.classifier_epochs,
     )
 
     history, adversary_history, adversary = train_with_adversary(

@@ -71,7 +71,7 @@ def test_sweep_over_lambda_reports_auc_and_distance(tmp_path, toy_data, twpipe):
     result = twpipe("run", study, "--jobs", "2")
 
     assert result.code == 0, result.stderr
-    assert "syst. KS mean" in result.stdout
+    assert "KS distance mean" in result.stdout
     runs = tmp_path / "runs" / "decor"
     for point in ("lambda-0.0", "lambda-10.0"):
         metrics = json.loads((runs / point / "metrics.json").read_text())
@@ -88,7 +88,7 @@ def test_sweep_over_lambda_reports_auc_and_distance(tmp_path, toy_data, twpipe):
         for name in ("adversary.keras", "adversary_history.csv", "model.keras"):
             assert (runs / point / "fold-0" / name).is_file()
         assert (
-            "KS distance, tW_DS vs nominal"
+            "KS distance, tW_DS vs tW response"
             in (runs / point / "report.html").read_text()
         )
     summary = (runs / "summary.md").read_text()

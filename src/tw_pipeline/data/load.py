@@ -138,7 +138,12 @@ def _load_plans(study: Study, plans: list[_Plan], names: list[str]) -> Dataset:
     # allocated once at that size and trimmed at the end. Pages never written
     # (events cut away) are never touched, so they cost no memory.
     capacity = sum(part.info.rows for plan in plans for part in plan.parts)
-    output = _Output(capacity, len(study.variables), study.data.event_number)
+    output = _Output(
+        capacity,
+        len(study.variables),
+        study.data.event_number,
+        _decorrelated(study) if plans and plans[0].sample.kind != "systematic" else None,
+    )
 
     summaries: list[SampleSummary] = []
     problems: list[Problem] = []
@@ -278,6 +283,9 @@ def _plan_sample(
         needed_by.setdefault(data.weight, "data.weight")
     if data.event_number is not None:
         needed_by.setdefault(data.event_number, "data.event_number")
+    decorrelated = _decorrelated(study)
+    if decorrelated is not None and sample.kind != "systematic":
+        needed_by.setdefault(decorrelated, "adversary.variable")
     for selection in selections:
         for column in selection.columns:
             needed_by.setdefault(column, selection.origin)
@@ -319,6 +327,12 @@ def _plan_sample(
     )
 
 
+def _decorrelated(study: Study) -> str | None:
+    """The column the score is decorrelated from, read for the nominal samples."""
+    adversary = study.adversary
+    return None if adversary is None else adversary.variable
+
+
 def _check_event_number(path: Path, info: TableInfo, column: str | None) -> None:
     """The event number must be a whole number; true/false is none."""
     if column is None:
@@ -357,8 +371,17 @@ def _in_sample(err: InvalidData, sample: str, label: str | None = None) -> Inval
 class _Output:
     """The dataset's arrays, filled row block by row block."""
 
-    def __init__(self, capacity: int, variables: int, event_number: str | None):
+    def __init__(
+        self,
+        capacity: int,
+        variables: int,
+        event_number: str | None,
+        decorrelated: str | None = None,
+    ):
         self.features = np.empty((capacity, variables), dtype=np.float32)
+        self.decorrelated = (
+            np.empty(capacity, dtype=np.float64) if decorrelated is not None else None
+        )
         self.weights = np.empty(capacity, dtype=np.float64)
         self.labels = np.empty(capacity, dtype=np.int8)
         self.sample_index = np.empty(capacity, dtype=np.int16)
@@ -383,6 +406,9 @@ class _Output:
             variables=tuple(study.variables),
             sample_names=tuple(names),
             summaries=tuple(summaries),
+            decorrelated=(
+                None if self.decorrelated is None else _trimmed(self.decorrelated, size)
+            ),
         )
 
 
@@ -507,11 +533,18 @@ def _take_chunk(
     if output.event_number is not None and data.event_number is not None:
         events = output.event_number[start : start + count]
         _fill_event_numbers(chunk[data.event_number], events, part, data.event_number)
+    extra = None
+    if output.decorrelated is not None:
+        extra = output.decorrelated[start : start + count]
+        extra[...] = chunk[str(_decorrelated(study))]
 
     clean = bool(np.isfinite(features).all() and np.isfinite(weights).all())
+    if extra is not None:
+        clean = clean and bool(np.isfinite(extra).all())
     if not clean:
         count = _handle_non_finite(
-            study, part, chunk, picked, first_row, features, weights, events, tallies
+            study, part, chunk, picked, first_row, features, weights, events, tallies,
+            extra,
         )
 
     if plan.sample.scale != 1.0:
@@ -591,8 +624,12 @@ def _handle_non_finite(
     weights: np.ndarray,
     events: np.ndarray | None,
     tallies: dict[tuple[str, str], _Tally],
+    extra: np.ndarray | None = None,
 ) -> int:
     """Count NaN/inf per column; when dropping, compact the good rows.
+
+    ``extra`` holds the values of ``adversary.variable``, checked and
+    compacted like the variables.
 
     Returns:
         The number of rows kept.
@@ -606,6 +643,10 @@ def _handle_non_finite(
     checked = [(name, bad_features[:, j]) for j, name in enumerate(study.variables)]
     if data.weight is not None:
         checked.append((data.weight, bad_weights))
+    bad_extra = np.zeros(features.shape[0], dtype=bool)
+    if extra is not None:
+        bad_extra = ~np.isfinite(extra)
+        checked.append((str(_decorrelated(study)), bad_extra))
     for name, bad in checked:
         if not bad.any():
             continue
@@ -621,12 +662,14 @@ def _handle_non_finite(
     if data.non_finite == "fail":
         return features.shape[0]
 
-    keep = ~(bad_features.any(axis=1) | bad_weights)
+    keep = ~(bad_features.any(axis=1) | bad_weights | bad_extra)
     kept = int(keep.sum())
     features[:kept] = features[keep]
     weights[:kept] = weights[keep]
     if events is not None:
         events[:kept] = events[keep]
+    if extra is not None:
+        extra[:kept] = extra[keep]
     return kept
 
 

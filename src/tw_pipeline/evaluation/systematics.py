@@ -187,8 +187,13 @@ def evaluate_systematics(
             replace(outcome, metrics={**outcome.metrics, "systematics": distances})
         )
 
-    ranked = study.adversary.sample if study.adversary is not None else names[0]
-    aggregate: dict[str, Any] = {"distance_sample": ranked}
+    adversary = study.adversary
+    ranked = adversary.sample if adversary and adversary.sample else names[0]
+    varies = study.data.samples[ranked].varies
+    aggregate: dict[str, Any] = {
+        "distance_sample": ranked,
+        "distance_of": f"{ranked} vs {varies} response",
+    }
     for key in ("ks", "jsd"):
         values = [o.metrics["systematics"].get(ranked, {}).get(key) for o in extended]
         mean, spread = _mean_and_spread(values)

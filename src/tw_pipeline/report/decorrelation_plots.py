@@ -3,8 +3,8 @@
 ``adversary_losses`` shows, per fold, the three validation losses against
 the iteration (0 is the end of pre-training): the classifier's own loss
 L_clf, lambda times the adversary's loss, and the combined L_clf - lambda
-L_adv that the classifier minimises. A dotted line marks lambda ln 2, the
-adversary's loss when it can no longer tell the samples apart.
+L_adv that the classifier minimises. A dotted line marks lambda ln 2 (or
+lambda against a variable), the adversary's loss when it learns nothing.
 
 ``systematic_response_<sample>`` shows the test-fold response of the nominal
 sample and of its variation, each scaled to unit area, with their ratio and
@@ -14,7 +14,6 @@ the KS statistic and Jensen-Shannon divergence of metrics.json.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from tw_pipeline.data.dataset import Dataset
+from tw_pipeline.evaluation.decorrelated_variable import VariableResponse
 from tw_pipeline.evaluation.outcome import FoldOutcome
 from tw_pipeline.evaluation.systematics import (
     SystematicResponse,
@@ -44,7 +44,8 @@ from tw_pipeline.run.layout import point_layout
 from tw_pipeline.study.models import Study
 
 __all__ = [
-    "evaluate_and_plot_systematics",
+    "evaluate_and_plot_decorrelation",
+    "plot_response_across_variable",
     "plot_adversary_losses",
     "plot_systematic_response",
     "write_decorrelation_plots",
@@ -56,32 +57,55 @@ RESPONSE_BINS = 40
 _VARIED_COLOUR = "#7b3294"
 
 
-def evaluate_and_plot_systematics(
-    outcomes: Sequence[FoldOutcome], dataset: Dataset, study: Study
+def evaluate_and_plot_decorrelation(
+    outcomes: Sequence[FoldOutcome],
+    dataset: Dataset,
+    fold_index_array: np.ndarray,
+    study: Study,
 ) -> tuple[list[FoldOutcome], dict]:
-    """Measure the systematic distances of a point and draw their plots.
+    """Measure the distances of a point (systematic samples, decorrelated
+    variable) and draw their plots.
 
     Returns:
-        The folds with their distances in ``metrics["systematics"]`` and the
-        numbers to add to the point's aggregate (see ``evaluate_systematics``).
+        The folds with their distances in ``metrics["systematics"]`` and
+        ``metrics["decorrelation"]``, and the numbers to add to the point's
+        aggregate; with an adversary, those of its target.
     """
+    from tw_pipeline.evaluation.decorrelated_variable import evaluate_variable
     from tw_pipeline.training.adversary import ADVERSARY_HISTORY_FILE
 
-    if study.adversary is None:
-        log.info(
-            "no adversary section: the systematic samples (%s) are used for the "
-            "distance between nominal and varied responses only",
-            ", ".join(study.data.systematic_samples()),
+    outcomes = list(outcomes)
+    adversary = study.adversary
+    aggregate: dict = {}
+    responses: list[SystematicResponse] = []
+    variable: VariableResponse | None = None
+    if dataset.systematic is not None:
+        if adversary is None:
+            log.info(
+                "no adversary section: the systematic samples (%s) are used for "
+                "the distance between nominal and varied responses only",
+                ", ".join(study.data.systematic_samples()),
+            )
+        evaluation = evaluate_systematics(outcomes, dataset, study)
+        outcomes, aggregate, responses = (
+            evaluation.outcomes, evaluation.aggregate, evaluation.responses
         )
-    evaluation = evaluate_systematics(outcomes, dataset, study)
+    if adversary is not None and adversary.variable is not None:
+        outcomes, numbers, variable = evaluate_variable(
+            outcomes, dataset, fold_index_array, study
+        )
+        # The adversary's target ranks the point.
+        aggregate = {**aggregate, **numbers}
+        aggregate.pop("distance_sample", None)
+
     layout = point_layout(study)
     histories = []
     for outcome in outcomes:
         path = layout.fold(outcome.fold) / ADVERSARY_HISTORY_FILE
         if path.is_file():
             histories.append((outcome.fold, pd.read_csv(path)))
-    write_decorrelation_plots(histories, evaluation.responses, study, layout.plots)
-    return evaluation.outcomes, evaluation.aggregate
+    write_decorrelation_plots(histories, responses, study, layout.plots, variable)
+    return outcomes, aggregate
 
 
 def write_decorrelation_plots(
@@ -89,8 +113,10 @@ def write_decorrelation_plots(
     responses: Sequence[SystematicResponse],
     study: Study,
     plots_dir: Path,
+    variable: VariableResponse | None = None,
 ) -> list[Path]:
-    """Write the loss plot (with an adversary) and one response plot per sample.
+    """Write the loss plot (with an adversary), one response plot per
+    systematic sample and one of the response across the decorrelated variable.
 
     Args:
         histories: (fold, adversary history) of every trained fold; empty
@@ -112,6 +138,10 @@ def write_decorrelation_plots(
             figure = plot_systematic_response(response, study)
             base = plots_dir / f"systematic_response_{file_stem(response.sample)}"
             written.extend(save_figure(figure, base, formats))
+        if variable is not None:
+            figure = plot_response_across_variable(variable, study)
+            base = plots_dir / f"response_across_{file_stem(variable.variable)}"
+            written.extend(save_figure(figure, base, formats))
     log.info("wrote %d decorrelation plot files to %s", len(written), plots_dir)
     return written
 
@@ -122,7 +152,7 @@ def plot_adversary_losses(
     """The three validation losses against the iteration, one colour per fold.
 
     Three panels sharing the iteration axis, top to bottom: the classifier's
-    loss, lambda times the adversary's loss (with lambda ln 2 marked) and
+    loss, lambda times the adversary's loss (with its chance level marked) and
     the combined loss the classifier minimises.
     """
     assert study.adversary is not None
@@ -148,11 +178,15 @@ def plot_adversary_losses(
                 label=f"fold {fold}" if panel is axes[0] else None,
             )
     axes[1].axhline(
-        lam * math.log(2),
+        lam * study.adversary.chance_loss,
         color="0.4",
         linewidth=1.0,
         linestyle=":",
-        label=r"$\lambda \ln 2$ (adversary at chance)",
+        label=(
+            r"$\lambda$ (adversary at chance)"
+            if study.adversary.variable is not None
+            else r"$\lambda \ln 2$ (adversary at chance)"
+        ),
     )
     for panel, (_, _, name) in zip(axes, panels, strict=True):
         panel.set_ylabel(name)
@@ -235,6 +269,48 @@ def plot_systematic_response(response: SystematicResponse, study: Study) -> Figu
     ratio_ax.set_xlabel("Classifier output")
     stamp(figure, study.study, study.point_name)
     return figure
+
+
+def plot_response_across_variable(response: VariableResponse, study: Study) -> Figure:
+    """Unit-area test responses in each quartile of the decorrelated variable."""
+    figure, ax = new_figure()
+    # Half the usual bins: each quartile holds a quarter of the events.
+    edges = np.linspace(0.0, 1.0, RESPONSE_BINS // 2 + 1)
+    scores = np.clip(response.scores, 0, 1)
+    counts, _ = np.histogram(scores, edges, weights=response.weights)
+    ax.stairs(counts / counts.sum(), edges, fill=True, facecolor=("0.5", 0.25),
+              edgecolor="0.4", label=f"all {response.events} events")
+    largest = 0.0
+    for position, (low, high, inside) in enumerate(_quartiles(response)):
+        if not inside.any():
+            continue
+        part, _ = np.histogram(scores[inside], edges, weights=response.weights[inside])
+        ax.stairs(part / part.sum(), edges, linewidth=1.6,
+                  color=FOLD_COLOURS[position % len(FOLD_COLOURS)],
+                  label=f"{low:.4g} <= {response.variable} < {high:.4g}")
+        largest = max(largest, response_distance(
+            response.scores[inside], response.scores, response.weights[inside],
+            response.weights, study.evaluation.significance_bins)["ks"])
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("Classifier output")
+    ax.set_ylabel(f"Fraction of weighted events / {edges[1] - edges[0]:.3g}")
+    ax.set_title(
+        f"all test folds, quartiles of {response.variable}; largest KS against "
+        f"all: {largest:.4f}",
+        loc="left", fontsize=8, color="0.35",
+    )
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.4)
+    ax.legend(fontsize=7, loc="upper center", ncols=2)
+    stamp(figure, study.study, study.point_name)
+    return figure
+
+
+def _quartiles(response: VariableResponse):  # noqa: ANN202 - a generator
+    edges = response.edges
+    for index in range(edges.size - 1):
+        low, high = edges[index], edges[index + 1]
+        upper = response.values <= high if index == edges.size - 2 else response.values < high
+        yield low, high, (response.values >= low) & upper
 
 
 def _two_panels() -> tuple[Figure, tuple]:

@@ -147,18 +147,18 @@ def point_page(metrics: dict[str, Any], plots_dir: Path) -> str:
             _pm_entry(numbers.get("ks_pvalue_background")),
         ),
     ]
-    if aggregate.get("distance_sample") is not None:
-        sample = aggregate["distance_sample"]
+    if aggregate.get("distance_of") is not None:
+        about = aggregate["distance_of"]
         headline += [
             (
-                f"KS distance, {sample} vs nominal response",
+                f"KS distance, {about}",
                 _pm(
                     aggregate.get("distance_ks_mean"),
                     aggregate.get("distance_ks_std"),
                 ),
             ),
             (
-                f"JS divergence, {sample} vs nominal response",
+                f"JS divergence, {about}",
                 _pm(
                     aggregate.get("distance_jsd_mean"),
                     aggregate.get("distance_jsd_std"),
@@ -214,7 +214,7 @@ def study_page(
     ]
     distances = any(row.get("distance_ks_mean") is not None for row in rows)
     if distances:
-        headings += ["syst. KS", "syst. JSD"]
+        headings += ["KS distance", "JSD distance"]
     headings.append("folds")
     table_rows = []
     for row in rows:
@@ -257,8 +257,9 @@ def study_page(
         "smaller of the mean signal and background p-values of the overtraining "
         "check. Each point name links to its own report."
         + (
-            " syst. KS and syst. JSD: distance between the test responses of the "
-            "nominal sample and its systematic variation (0: the same response)."
+            " KS and JSD distance: between the test responses of the nominal "
+            "sample and its systematic variation, or the largest between a "
+            "quartile of the decorrelated variable and all events (0: the same)."
             if distances
             else ""
         )

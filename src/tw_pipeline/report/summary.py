@@ -62,12 +62,12 @@ METRIC_COLUMNS: dict[str, tuple[str, int]] = {
     "test_loss_mean": ("test loss mean", 4),
 }
 
-# Shown only when a point measured the distance of its response under a
-# systematic variation (a sample with class: systematic); see
-# evaluation/systematics.py.
+# Shown only when a point measured how its response moves under a systematic
+# variation (a sample with class: systematic) or across the variable it is
+# decorrelated from; see evaluation/systematics.py and decorrelated_variable.py.
 DISTANCE_COLUMNS: dict[str, tuple[str, int]] = {
-    "distance_ks_mean": ("syst. KS mean", 4),
-    "distance_jsd_mean": ("syst. JSD mean", 4),
+    "distance_ks_mean": ("KS distance mean", 4),
+    "distance_jsd_mean": ("JSD distance mean", 4),
 }
 
 # Log axis for numeric keys spanning this factor or more, e.g. learning rates.
@@ -255,7 +255,7 @@ def tradeoff_markdown(rows: Sequence[dict[str, Any]], swept_keys: Sequence[str])
     measured.sort(key=lambda row: (row["distance_ks_mean"], row["point"]))
     lines = [
         "| point | " + " | ".join(swept_keys) + (" | " if swept_keys else "")
-        + "test AUC | syst. KS | syst. JSD |",
+        + "test AUC | KS distance | JSD distance |",
         "| --- | " + "".join("---: | " for _ in swept_keys) + "---: | ---: | ---: |",
     ]
     for row in measured:
@@ -295,7 +295,7 @@ def plot_tradeoff(rows: Sequence[dict[str, Any]], study: str) -> Figure | None:
             row["point"], (row["distance_ks_mean"], row["test_auc_mean"]),
             textcoords="offset points", xytext=(5, 4 + 6 * (position % 2)), fontsize=7,
         )
-    ax.set_xlabel("KS distance, nominal vs systematic response (test)")
+    ax.set_xlabel("KS distance of the response (test): systematic or across variable")
     ax.set_ylabel("Test AUC")
     ax.set_title(
         "separation against robustness; mean ± std over folds",
@@ -644,7 +644,9 @@ def _markdown_document(
             "\n## Separation against robustness\n\n"
             "The points from the most robust on: the KS statistic and the "
             "Jensen-Shannon divergence between the test responses of the nominal "
-            "sample and its systematic variation (0: the same response).\n\n"
+            "sample and its systematic variation, or (against a variable) the "
+            "largest between the response in a quartile of the variable and "
+            "the response of all events (0: the same response).\n\n"
             f"{tradeoff}"
         )
     return text

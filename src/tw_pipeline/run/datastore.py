@@ -19,7 +19,14 @@ from tw_pipeline.run import atomic
 
 __all__ = ["open_dataset", "save_dataset"]
 
-_ARRAYS = ("features", "labels", "weights", "sample_index", "event_number")
+_ARRAYS = (
+    "features",
+    "labels",
+    "weights",
+    "sample_index",
+    "event_number",
+    "decorrelated",
+)
 # Subfolder holding the systematic samples' events, stored the same way.
 _SYSTEMATIC = "systematic"
 
@@ -68,6 +75,7 @@ def open_dataset(folder: Path) -> Dataset:
         variables=tuple(meta["variables"]),
         sample_names=tuple(meta["sample_names"]),
         summaries=summaries,
+        decorrelated=arrays["decorrelated"],
         systematic=(
             open_dataset(folder / _SYSTEMATIC) if meta.get("has_systematic") else None
         ),

@@ -7,6 +7,7 @@ each field; `twpipe schema` and the documentation are generated from them.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -566,15 +567,38 @@ class IterationEpochs(Section):
 class Adversary(Section):
     """Adversarial decorrelation ("learning to pivot", Louppe et al. 2017).
 
-    An adversary network tries to tell, from the classifier score alone,
-    the events of the nominal sample from those of its systematic variation;
-    the classifier is trained against it, so that its score becomes the same
-    for both.
+    An adversary network reads the classifier score and tries either to
+    tell a nominal sample from its systematic variation (``sample``) or to
+    predict a variable such as an invariant mass (``variable``); the
+    classifier is trained against it, so that its score carries no such
+    information.
     """
 
-    sample: str = Field(
-        description="The systematic sample (class: systematic) the adversary "
-        "tells apart from the nominal sample it varies.",
+    sample: str | None = Field(
+        default=None,
+        description="Target of the adversary: a systematic sample (class: "
+        "systematic); the adversary tells it apart from the nominal sample it "
+        "varies. Give either sample or variable.",
+    )
+    variable: str | None = Field(
+        default=None,
+        description="Target of the adversary: a column (not an input) to "
+        "decorrelate the score from, e.g. an invariant mass; the adversary "
+        "tells from the score in which of `bins` quantile bins of the column "
+        "an event lies. Give either sample or variable.",
+    )
+    bins: int = Field(
+        default=10,
+        ge=2,
+        le=100,
+        description="With variable: the quantile bins (equal shares of the "
+        "weighted training events) the adversary tells apart.",
+    )
+    events: Literal["background", "signal", "all"] = Field(
+        default="background",
+        description="With variable: the training events the adversary sees. "
+        "background (the default) keeps a cut on the score from sculpting the "
+        "background's distribution of the variable.",
     )
     lam: float = Field(
         default=1.0,
@@ -609,6 +633,24 @@ class Adversary(Section):
     )
 
     @model_validator(mode="after")
+    def _one_target(self) -> Adversary:
+        if (self.sample is None) == (self.variable is None):
+            msg = (
+                "give the adversary one target: sample (a systematic sample) "
+                "or variable (a column to decorrelate from)"
+            )
+            raise ValueError(msg)
+        given = {"events", "bins"} & self.model_fields_set
+        if self.sample is not None and given:
+            msg = (
+                f"{' and '.join(sorted(given))} apply to a variable target only; "
+                "against a systematic sample the adversary sees the nominal and "
+                "the varied events"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
     def _classifier_trains(self) -> Adversary:
         if self.classifier_epochs < 1:
             msg = (
@@ -617,6 +659,12 @@ class Adversary(Section):
             )
             raise ValueError(msg)
         return self
+
+    @property
+    def chance_loss(self) -> float:
+        """The adversary's loss when it learns nothing: ln 2 for two balanced
+        samples, ln(bins) for bins of equal weight of a variable."""
+        return math.log(self.bins if self.variable is not None else 2.0)
 
     @property
     def classifier_epochs(self) -> int:
@@ -792,6 +840,24 @@ class Batch(Section):
         return None if self.time is None else _seconds(self.time)
 
 
+def _check_decorrelated_column(
+    column: str, data: DataSection, variables: list[str] | None
+) -> None:
+    # Refused rather than warned about: with the column as an input the
+    # classifier would be asked both to read it and to be independent of it.
+    if column in (variables or []):
+        msg = (
+            f"variable: {column!r} is also an input variable; the classifier "
+            "cannot both read it and be independent of it; remove it from "
+            "variables, or decorrelate from another column"
+        )
+        raise ValueError(msg)
+    for key, name in (("data.weight", data.weight), ("data.event_number", data.event_number)):
+        if column == name:
+            msg = f"variable: {column!r} is the {key} column, not a physics variable"
+            raise ValueError(msg)
+
+
 class Study(Section):
     """A complete study: data, inputs, network, training and sweep."""
 
@@ -819,8 +885,8 @@ class Study(Section):
     evaluation: Evaluation = Field(default_factory=Evaluation)
     adversary: Adversary | None = Field(
         default=None,
-        description="Adversarial training against a systematic sample; plain "
-        "training when left out.",
+        description="Adversarial training against a systematic sample or a "
+        "variable to decorrelate from; plain training when left out.",
     )
     output: Output = Field(default_factory=Output)
     batch: Batch = Field(
@@ -868,6 +934,9 @@ class Study(Section):
     ) -> Adversary | None:
         data = info.data.get("data")
         if value is None or data is None:
+            return value
+        if value.variable is not None:
+            _check_decorrelated_column(value.variable, data, info.data.get("variables"))
             return value
         systematic = data.systematic_samples()
         if value.sample in systematic:

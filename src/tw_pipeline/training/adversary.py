@@ -102,7 +102,8 @@ class Losses(NamedTuple):
 
 
 def build_adversary(settings: Adversary, seed: int) -> keras.Model:
-    """Build the adversary: classifier score in, probability "systematic" out.
+    """Build the adversary: classifier score in, probability "systematic" out,
+    or, against a variable, the probability of each of its quantile bins.
 
     Args:
         settings: the study's adversary section.
@@ -124,9 +125,10 @@ def build_adversary(settings: Adversary, seed: int) -> keras.Model:
             ),
             name=f"adversary_hidden_{index}",
         )(hidden)
+    against_variable = settings.variable is not None
     output = keras.layers.Dense(
-        1,
-        activation="sigmoid",
+        settings.bins if against_variable else 1,
+        activation="softmax" if against_variable else "sigmoid",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 20_000),
         name="adversary_output",
     )(hidden)
@@ -163,11 +165,19 @@ class AdversarialRunner:
         batch_size: int,
         lam: float,
         seed: int,
+        *,
+        bins: bool = False,
     ) -> None:
+        # bins: the adversary tells quantile bins of a variable (targets are
+        # bin indices), not a sample from its variation.
         self._classifier = classifier
         self._adversary = adversary
         self._adversary_optimizer = adversary_optimizer
         self._bce = keras.losses.BinaryCrossentropy()
+        # The adversary's own loss: which sample, or which bin of the variable.
+        self._adversary_loss_fn = (
+            keras.losses.SparseCategoricalCrossentropy() if bins else self._bce
+        )
         self._events = int(fit.x.shape[0])
         self._batch = min(batch_size, self._events)
         self._adversary_events = adversary_fit.events
@@ -249,7 +259,8 @@ class AdversarialRunner:
         self, x: tf.Tensor, z: tf.Tensor, w: tf.Tensor, *, training: bool
     ) -> tf.Tensor:
         scores = self._classifier(x, training=False)
-        return self._bce(z, self._adversary(scores, training=training), sample_weight=w)
+        predicted = self._adversary(scores, training=training)
+        return self._adversary_loss_fn(z, predicted, sample_weight=w)
 
     def _apply(
         self,
@@ -395,6 +406,7 @@ def train_with_adversary(
         batch_size,
         settings.lam,
         seed,
+        bins=settings.variable is not None,
     )
     lam = settings.lam
     epochs: list[dict[str, float]] = []

@@ -1,4 +1,5 @@
-"""The events the adversary sees: a nominal sample against its variation.
+"""The events the adversary sees: a nominal sample against its variation,
+or the events whose variable the score is to be decorrelated from.
 
 The adversary of ``adversary.sample`` tells the events of the nominal sample
 it varies (``varies``) from those of the systematic sample. Both sides are
@@ -13,6 +14,13 @@ normalised: the nominal and the systematic side sum to the same total and the
 mean weight is 1. An adversary that learns nothing then has a loss of
 ln 2 = 0.693, the loss of a balanced classifier that learns nothing, so
 lambda weighs two losses of the same scale in every study.
+
+With ``adversary.variable`` the adversary sees the classifier's own training
+and validation events of the class ``adversary.events`` (background by
+default), with their training weights normalised to mean 1, and tells in
+which of ``adversary.bins`` quantile bins of the variable (equal shares of
+the weighted training events) an event lies: an adversary that learns
+nothing has a loss of ln(bins), in every study.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import numpy as np
 
 from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.errors import InvalidData, Problem
+from tw_pipeline.evaluation.quantiles import weighted_quantiles
 from tw_pipeline.study.models import Study
 from tw_pipeline.training.fold_inputs import FoldInputs
 from tw_pipeline.training.preprocess import training_weights
@@ -104,6 +113,8 @@ def adversary_events(
             validation part, or its weights sum to zero or less.
     """
     assert study.adversary is not None
+    if study.adversary.variable is not None:
+        return _variable_events(dataset, fold, inputs, study)
     systematic = dataset.systematic
     nominal_mask, varied_mask = varied_rows(dataset, study)
     assert systematic is not None
@@ -123,6 +134,66 @@ def adversary_events(
         nominal_rows = nominal_rows[nominal_mask[nominal_rows]]
         parts.append(_events(dataset, nominal_rows, rows, inputs, study, fold, part))
     return parts[0], parts[1]
+
+
+def _variable_events(
+    dataset: Dataset, fold: int, inputs: FoldInputs, study: Study
+) -> tuple[AdversaryEvents, AdversaryEvents]:
+    """The classifier's own training events of the chosen class, the variable
+    standardised with their weighted mean and spread."""
+    assert study.adversary is not None and dataset.decorrelated is not None
+    column, chosen = study.adversary.variable, study.adversary.events
+    labels = {"background": 0, "signal": 1}
+
+    parts = []
+    for rows, weights, part in (
+        (inputs.fit_rows, inputs.fit_weights, "training"),
+        (inputs.val_rows, inputs.val_weights, "validation"),
+    ):
+        if chosen != "all":
+            mask = dataset.labels[rows] == labels[chosen]
+            rows, weights = rows[mask], weights[mask]
+        if rows.size < 2 or not weights.sum() > 0:
+            raise InvalidData(
+                Problem(
+                    message=f"the {part} part of fold {fold} holds {rows.size} "
+                    f"{chosen} event(s) with a positive weight sum; the adversary "
+                    f"on {column!r} cannot be trained",
+                    path="adversary.events",
+                    hint="use more events or fewer folds (folds.k)",
+                )
+            )
+        parts.append((rows, weights.astype(np.float64)))
+
+    # Quantile bins of equal weight on the training part, so an adversary
+    # that learns nothing has a loss of ln(bins), whatever the variable.
+    (fit_rows, fit_weights), _ = parts
+    edges = weighted_quantiles(
+        dataset.decorrelated[fit_rows], fit_weights, study.adversary.bins
+    )
+    if np.unique(edges).size < edges.size:
+        raise InvalidData(
+            Problem(
+                message=f"column {column!r} has too few distinct values in fold "
+                f"{fold} for {study.adversary.bins} bins of equal weight",
+                path="adversary.bins",
+                hint="use fewer bins, or a continuous variable such as a mass",
+            )
+        )
+
+    events = []
+    for rows, weights in parts:
+        x = inputs.scaler.transform(dataset.features[rows], in_place=True)
+        # Inner edges only: values beyond the training range join the end bins.
+        target = np.searchsorted(edges[1:-1], dataset.decorrelated[rows], side="right")
+        events.append(
+            AdversaryEvents(
+                x=x.astype(np.float32),
+                target=target.astype(np.float32).reshape(-1, 1),
+                weights=(weights * rows.size / weights.sum()).astype(np.float32),
+            )
+        )
+    return events[0], events[1]
 
 
 def _split(

@@ -77,7 +77,8 @@ def train_fold_adversary(
         "classifier trains %d epochs in all",
         label,
         settings.lam,
-        settings.sample,
+        settings.sample
+        or f"the variable {settings.variable} ({settings.events} events)",
         adversary_fit.events,
         adversary_validation.events,
         settings.classifier_epochs,

@@ -140,3 +140,43 @@ def test_sweeping_an_unknown_adversary_key_is_refused(tmp_path, toy_data, twpipe
     assert result.code == 2
     assert "Traceback" not in result.stderr
     assert "lambda" in result.stderr
+
+
+def test_adversary_against_a_variable_through_the_command_line(
+    tmp_path, toy_data, twpipe
+):
+    adversary = (
+        "adversary: {variable: deltaR_lep1_jet1, bins: 5, lambda: 2.0, "
+        "iterations: 2, pretrain: {classifier: 2, adversary: 2}}"
+    )
+    study = write_study(tmp_path, toy_data, adversary=adversary, sweep="")
+
+    checked = twpipe("validate", study, "--data")
+    result = twpipe("run", study)
+
+    assert checked.code == 0, checked.stderr
+    assert "adversary against the variable deltaR_lep1_jet1" in checked.stdout
+    assert result.code == 0, result.stderr
+    point = tmp_path / "runs/decor/default"
+    metrics = json.loads((point / "metrics.json").read_text())
+    record = metrics["folds"][0]["decorrelation"]
+    assert record["variable"] == "deltaR_lep1_jet1"
+    assert record["events"] == "background"
+    assert len(record["bins"]) == 4
+    assert record["ks"] == max(entry["ks"] for entry in record["bins"])
+    assert metrics["aggregate"]["distance_ks_mean"] is not None
+    assert "quartiles of deltaR_lep1_jet1" in metrics["aggregate"]["distance_of"]
+    assert (point / "plots/response_across_deltaR_lep1_jet1.png").is_file()
+
+
+def test_missing_decorrelated_column_is_reported_with_its_key(
+    tmp_path, toy_data, twpipe
+):
+    adversary = "adversary: {variable: mass_bb}"
+    study = write_study(tmp_path, toy_data, adversary=adversary, sweep="")
+
+    result = twpipe("validate", study, "--data")
+
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert "mass_bb" in result.stderr and "adversary.variable" in result.stderr

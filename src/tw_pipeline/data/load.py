@@ -13,8 +13,14 @@ training); ``data.non_finite`` says whether they stop the load or are dropped.
 Negative weights are kept as they are: the training's policy for them is
 applied later, by preprocessing.
 
-The result depends on ``study.data`` and ``study.variables`` only, so sweep
-points that share those can share one load.
+Samples with ``class: systematic`` are loaded the same way into a dataset
+of their own (``Dataset.systematic``); the column named by
+``adversary.variable`` is read beside the variables of the other samples
+(``Dataset.decorrelated``), checked for NaN and infinite values like them.
+
+The result depends on ``study.data``, ``study.variables`` and
+``adversary.variable`` only, so sweep points that share those can share one
+load.
 """
 
 from __future__ import annotations

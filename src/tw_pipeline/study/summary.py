@@ -19,9 +19,12 @@ def describe_study(study_file: StudyFile) -> str:
     output = study_file.points[0][1].output.dir / study.study
     systematic = study.data.systematic_samples()
     varied = f"; systematic: {', '.join(systematic)}" if systematic else ""
-    adversary = (
-        f", adversary against {study.adversary.sample}" if study.adversary else ""
-    )
+    adversary = ""
+    if study.adversary is not None:
+        target = study.adversary.sample or (
+            f"the variable {study.adversary.variable} ({study.adversary.events})"
+        )
+        adversary = f", adversary against {target}"
     return (
         f"study '{study.study}': "
         f"{len(study.data.samples)} samples (signal: {', '.join(signal)}; "

@@ -157,6 +157,7 @@ def plot_adversary_losses(
     """
     assert study.adversary is not None
     lam = study.adversary.lam
+    target = study.adversary.sample or f"{study.adversary.variable} bins"
     figure, ax = new_figure(size=(6.4, 7.2))
     figure.delaxes(ax)
     grid = figure.add_gridspec(3, 1, hspace=0.08)
@@ -183,7 +184,7 @@ def plot_adversary_losses(
         linewidth=1.0,
         linestyle=":",
         label=(
-            r"$\lambda$ (adversary at chance)"
+            rf"$\lambda \ln {study.adversary.bins}$ (adversary at chance)"
             if study.adversary.variable is not None
             else r"$\lambda \ln 2$ (adversary at chance)"
         ),
@@ -195,7 +196,7 @@ def plot_adversary_losses(
     axes[2].set_xlabel("Iteration (0: after pre-training)")
     axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_title(
-        f"validation losses, adversary on {study.adversary.sample}, "
+        f"validation losses, adversary on {target}, "
         f"$\\lambda$ = {lam:g}",
         loc="left",
         fontsize=8,

@@ -35,9 +35,23 @@ def toy(tmp_path_factory):
     return write_toy_ntuples(folder, events=2500, seed=3, systematic=True)
 
 
-INPUTS = ["mass_lep1jet1", "mass_lep1jet2", "deltaR_lep1_jet1", "pT_jet1", "pT_jet2", "met"]
+INPUTS = [
+    "mass_lep1jet1",
+    "mass_lep1jet2",
+    "deltaR_lep1_jet1",
+    "pT_jet1",
+    "pT_jet2",
+    "met",
+]
 # Against a variable: mass_lep1jet1 leaves the inputs, its correlates stay.
-VARIABLE_INPUTS = ["mass_lep1jet2", "deltaR_lep1_jet1", "pT_jet1", "pT_jet2", "pT_lep1", "met"]
+VARIABLE_INPUTS = [
+    "mass_lep1jet2",
+    "deltaR_lep1_jet1",
+    "pT_jet1",
+    "pT_jet2",
+    "pT_lep1",
+    "met",
+]
 
 
 def _study(
@@ -238,14 +252,18 @@ def test_response_across_a_variable_flattens_at_a_cost_in_auc(larger_toy, tmp_pa
     results, dataset = {}, None
     for lam in (0.0, 3.0):
         study = _study(
-            larger_toy, {"lambda": lam, **schedule},
-            variables=VARIABLE_INPUTS, learning_rate=0.003,
+            larger_toy,
+            {"lambda": lam, **schedule},
+            variables=VARIABLE_INPUTS,
+            learning_rate=0.003,
         )
         dataset = dataset or load_dataset(study)
         assert dataset.decorrelated is not None
         outcome = _train(dataset, study, tmp_path / f"lambda-{lam}")
         folds = assign_folds(
-            dataset.labels, study.folds.k, study.training.seed,
+            dataset.labels,
+            study.folds.k,
+            study.training.seed,
             event_number=dataset.event_number,
         )
         _, numbers, _ = evaluate_variable([outcome], dataset, folds, study)

@@ -129,26 +129,30 @@ def load_dataset(study: Study) -> Dataset:
     nominal = [plan for plan in plans if plan.sample.kind != "systematic"]
     varied = [plan for plan in plans if plan.sample.kind == "systematic"]
 
-    dataset = _load_plans(study, nominal, study.data.nominal_samples())
+    dataset = _load_plans(
+        study, nominal, study.data.nominal_samples(), _decorrelated(study)
+    )
     if not varied:
         return dataset
     # Systematic samples are kept apart, so nothing that trains or evaluates
     # the classifier counts them as a class.
-    systematic = _load_plans(study, varied, study.data.systematic_samples())
+    systematic = _load_plans(study, varied, study.data.systematic_samples(), None)
     return replace(dataset, systematic=systematic)
 
 
-def _load_plans(study: Study, plans: list[_Plan], names: list[str]) -> Dataset:
-    """Read the planned samples into one dataset whose samples are ``names``."""
+def _load_plans(
+    study: Study, plans: list[_Plan], names: list[str], decorrelated: str | None
+) -> Dataset:
+    """Read the planned samples into one dataset whose samples are ``names``.
+
+    ``decorrelated`` names the column read beside the variables, or None.
+    """
     # Every event read is at most one row of the result, so the arrays are
     # allocated once at that size and trimmed at the end. Pages never written
     # (events cut away) are never touched, so they cost no memory.
     capacity = sum(part.info.rows for plan in plans for part in plan.parts)
     output = _Output(
-        capacity,
-        len(study.variables),
-        study.data.event_number,
-        _decorrelated(study) if plans and plans[0].sample.kind != "systematic" else None,
+        capacity, len(study.variables), study.data.event_number, decorrelated
     )
 
     summaries: list[SampleSummary] = []

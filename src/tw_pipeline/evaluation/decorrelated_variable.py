@@ -80,6 +80,12 @@ def evaluate_variable(
         # The test scores are in row order of the fold's events.
         rows = np.flatnonzero(np.asarray(fold_index_array) == outcome.fold)
         test = outcome.test
+        if rows.size != test.scores.size:
+            msg = (
+                f"fold {outcome.fold} has {rows.size} events but {test.scores.size} "
+                "test scores; the fold indices do not belong to this outcome"
+            )
+            raise ValueError(msg)
         mask = np.ones(rows.size, dtype=bool)
         if chosen != "all":
             mask = test.labels == (1 if chosen == "signal" else 0)
@@ -106,7 +112,10 @@ def evaluate_variable(
         }
         log.info(
             "fold %d: response in quartiles of %s (%s): largest KS %.4f",
-            outcome.fold, variable, chosen, record["ks"],
+            outcome.fold,
+            variable,
+            chosen,
+            record["ks"],
         )
         extended.append(
             replace(outcome, metrics={**outcome.metrics, "decorrelation": record})
@@ -126,7 +135,9 @@ def evaluate_variable(
             float(array.std(ddof=1)) if array.size > 1 else 0.0
         )
 
-    values, scores, weights = (np.concatenate(part) for part in zip(*pooled, strict=True))
+    values, scores, weights = (
+        np.concatenate(part) for part in zip(*pooled, strict=True)
+    )
     response = VariableResponse(
         variable=variable,
         events=chosen,

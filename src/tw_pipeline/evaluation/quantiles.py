@@ -7,7 +7,9 @@ import numpy as np
 __all__ = ["weighted_quantiles"]
 
 
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, bins: int) -> np.ndarray:
+def weighted_quantiles(
+    values: np.ndarray, weights: np.ndarray, bins: int
+) -> np.ndarray:
     """Edges of ``bins`` bins that hold equal shares of the absolute weight.
 
     Absolute values, so that events with negative weights still count for

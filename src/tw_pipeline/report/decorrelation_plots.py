@@ -88,7 +88,9 @@ def evaluate_and_plot_decorrelation(
             )
         evaluation = evaluate_systematics(outcomes, dataset, study)
         outcomes, aggregate, responses = (
-            evaluation.outcomes, evaluation.aggregate, evaluation.responses
+            evaluation.outcomes,
+            evaluation.aggregate,
+            evaluation.responses,
         )
     if adversary is not None and adversary.variable is not None:
         outcomes, numbers, variable = evaluate_variable(
@@ -196,8 +198,7 @@ def plot_adversary_losses(
     axes[2].set_xlabel("Iteration (0: after pre-training)")
     axes[2].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set_title(
-        f"validation losses, adversary on {target}, "
-        f"$\\lambda$ = {lam:g}",
+        f"validation losses, adversary on {target}, $\\lambda$ = {lam:g}",
         loc="left",
         fontsize=8,
         color="0.35",
@@ -279,26 +280,45 @@ def plot_response_across_variable(response: VariableResponse, study: Study) -> F
     edges = np.linspace(0.0, 1.0, RESPONSE_BINS // 2 + 1)
     scores = np.clip(response.scores, 0, 1)
     counts, _ = np.histogram(scores, edges, weights=response.weights)
-    ax.stairs(counts / counts.sum(), edges, fill=True, facecolor=("0.5", 0.25),
-              edgecolor="0.4", label=f"all {response.events} events")
+    ax.stairs(
+        counts / counts.sum(),
+        edges,
+        fill=True,
+        facecolor=("0.5", 0.25),
+        edgecolor="0.4",
+        label=f"all {response.events} events",
+    )
     largest = 0.0
     for position, (low, high, inside) in enumerate(_quartiles(response)):
         if not inside.any():
             continue
         part, _ = np.histogram(scores[inside], edges, weights=response.weights[inside])
-        ax.stairs(part / part.sum(), edges, linewidth=1.6,
-                  color=FOLD_COLOURS[position % len(FOLD_COLOURS)],
-                  label=f"{low:.4g} <= {response.variable} < {high:.4g}")
-        largest = max(largest, response_distance(
-            response.scores[inside], response.scores, response.weights[inside],
-            response.weights, study.evaluation.significance_bins)["ks"])
+        ax.stairs(
+            part / part.sum(),
+            edges,
+            linewidth=1.6,
+            color=FOLD_COLOURS[position % len(FOLD_COLOURS)],
+            label=f"{low:.4g} <= {response.variable} < {high:.4g}",
+        )
+        largest = max(
+            largest,
+            response_distance(
+                response.scores[inside],
+                response.scores,
+                response.weights[inside],
+                response.weights,
+                study.evaluation.significance_bins,
+            )["ks"],
+        )
     ax.set_xlim(0, 1)
     ax.set_xlabel("Classifier output")
     ax.set_ylabel(f"Fraction of weighted events / {edges[1] - edges[0]:.3g}")
     ax.set_title(
         f"all test folds, quartiles of {response.variable}; largest KS against "
         f"all: {largest:.4f}",
-        loc="left", fontsize=8, color="0.35",
+        loc="left",
+        fontsize=8,
+        color="0.35",
     )
     ax.set_ylim(top=ax.get_ylim()[1] * 1.4)
     ax.legend(fontsize=7, loc="upper center", ncols=2)
@@ -310,7 +330,11 @@ def _quartiles(response: VariableResponse):  # noqa: ANN202 - a generator
     edges = response.edges
     for index in range(edges.size - 1):
         low, high = edges[index], edges[index + 1]
-        upper = response.values <= high if index == edges.size - 2 else response.values < high
+        upper = (
+            response.values <= high
+            if index == edges.size - 2
+            else response.values < high
+        )
         yield low, high, (response.values >= low) & upper
 
 

@@ -534,7 +534,7 @@ class AdversaryNetwork(Section):
 
 
 class Pretrain(Section):
-    """Epochs of the classifier alone, then of the adversary on the frozen classifier."""
+    """Epochs of the classifier alone, then of the adversary on it, frozen."""
 
     classifier: int = Field(
         default=10, ge=0, le=100000, description="Epochs of the classifier alone."
@@ -852,7 +852,10 @@ def _check_decorrelated_column(
             "variables, or decorrelate from another column"
         )
         raise ValueError(msg)
-    for key, name in (("data.weight", data.weight), ("data.event_number", data.event_number)):
+    for key, name in (
+        ("data.weight", data.weight),
+        ("data.event_number", data.event_number),
+    ):
         if column == name:
             msg = f"variable: {column!r} is the {key} column, not a physics variable"
             raise ValueError(msg)

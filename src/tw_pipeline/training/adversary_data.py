@@ -139,8 +139,8 @@ def adversary_events(
 def _variable_events(
     dataset: Dataset, fold: int, inputs: FoldInputs, study: Study
 ) -> tuple[AdversaryEvents, AdversaryEvents]:
-    """The classifier's own training events of the chosen class, the variable
-    standardised with their weighted mean and spread."""
+    """The classifier's own events of the chosen class; the target is the
+    quantile bin of the variable each event lies in."""
     assert study.adversary is not None and dataset.decorrelated is not None
     column, chosen = study.adversary.variable, study.adversary.events
     labels = {"background": 0, "signal": 1}
@@ -157,8 +157,9 @@ def _variable_events(
             raise InvalidData(
                 Problem(
                     message=f"the {part} part of fold {fold} holds {rows.size} "
-                    f"{chosen} event(s) with a positive weight sum; the adversary "
-                    f"on {column!r} cannot be trained",
+                    f"{chosen} event(s), training weights summing to "
+                    f"{weights.sum():.3g}; the adversary on {column!r} needs at "
+                    "least two events and a positive sum",
                     path="adversary.events",
                     hint="use more events or fewer folds (folds.k)",
                 )

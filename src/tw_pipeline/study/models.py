@@ -569,9 +569,9 @@ class Adversary(Section):
 
     An adversary network reads the classifier score and tries either to
     tell a nominal sample from its systematic variation (``sample``) or to
-    predict a variable such as an invariant mass (``variable``); the
-    classifier is trained against it, so that its score carries no such
-    information.
+    tell in which quantile bin of a variable such as an invariant mass an
+    event lies (``variable``); the classifier is trained against it, so that
+    its score carries no such information. See docs/decorrelation.md.
     """
 
     sample: str | None = Field(

@@ -6,7 +6,10 @@ network reads the classifier score of an event and tries to tell whether it
 comes from the nominal sample or from its systematic variation. The
 classifier is trained on its own loss minus lambda times the adversary's
 loss, so it is rewarded for a score the adversary cannot use: a score whose
-distribution is the same for both samples.
+distribution is the same for both samples. Against a variable
+(``adversary.variable``) the adversary instead tells in which quantile bin
+of the variable an event lies (softmax, categorical cross-entropy), and the
+classifier learns a score independent of the variable.
 
 The schedule, all in the ``adversary`` section:
 
@@ -16,7 +19,7 @@ The schedule, all in the ``adversary`` section:
    (``epochs.classifier`` epochs of L_clf - lambda * L_adv), then the
    adversary on the updated classifier (``epochs.adversary`` epochs of L_adv).
 
-Both losses are weighted binary cross-entropies. The classifier's training
+Both losses are weighted cross-entropies. The classifier's training
 events, batches and shuffling are those of plain training (the same seed
 gives the same order), and the adversary draws its events from a generator
 of its own; with lambda = 0 the classifier therefore follows exactly the

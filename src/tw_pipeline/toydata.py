@@ -12,7 +12,15 @@ The separating idea is the one of the real analysis: in ttbar both b-jets come
 from top decays, so one lepton-jet mass is bounded by the top-quark endpoint
 (about 153 GeV), while in tW the second jet is usually not from a top decay.
 
-``twpipe toy-data DIR`` writes them from the command line.
+A systematic variation of the signal can be written too: ``tW_DS.h5``
+imitates the diagram-subtraction tW sample, which differs from the nominal
+(diagram-removal) one where tW interferes with ttbar, i.e. in events whose
+second jet is a b-jet from a top decay. Its second jet is harder and more
+often paired with the leading lepton, so a classifier that leans on the
+second jet responds differently to it: the shift the adversarial training
+(``adversary`` section) is there to remove.
+
+``twpipe toy-data DIR`` writes them all from the command line.
 """
 
 from __future__ import annotations
@@ -25,12 +33,19 @@ import pandas as pd
 
 from tw_pipeline.run.atomic import atomic_path
 
-__all__ = ["BACKGROUND_KEY", "SIGNAL_KEY", "VARIABLES", "write_toy_ntuples"]
+__all__ = [
+    "BACKGROUND_KEY",
+    "SIGNAL_KEY",
+    "SYSTEMATIC_KEY",
+    "VARIABLES",
+    "write_toy_ntuples",
+]
 
 log = logging.getLogger(__name__)
 
 SIGNAL_KEY = "wt_DR_nominal"
 BACKGROUND_KEY = "tt_nominal"
+SYSTEMATIC_KEY = "wt_DS_nominal"
 
 # Kinematic columns usable as network inputs (energies and momenta in GeV).
 VARIABLES = (
@@ -51,18 +66,22 @@ _MLB_ENDPOINT = np.sqrt(172.5**2 - 80.4**2)
 
 
 def write_toy_ntuples(
-    directory: Path, events: int = 20000, seed: int = 7
+    directory: Path, events: int = 20000, seed: int = 7, *, systematic: bool = False
 ) -> dict[str, Path]:
     """Write toy tW and ttbar ntuples as pandas HDF5 tables.
 
     Writes ``tW_DR.h5`` (key ``wt_DR_nominal``) and the ttbar events split
     over ``ttbar_a.h5`` and ``ttbar_d.h5`` (key ``tt_nominal``), as MC
-    campaigns are, to show a sample made of several files.
+    campaigns are, to show a sample made of several files. With
+    ``systematic``, also ``tW_DS.h5`` (key ``wt_DS_nominal``), the signal's
+    systematic variation; it is drawn from a generator of its own, so the
+    other files are the same with or without it.
 
     Args:
         directory: folder receiving the files; created when missing.
         events: events per sample (ttbar's are shared between its two files).
         seed: seed of the generator; the same seed gives the same events.
+        systematic: also write the systematic tW sample.
 
     Returns:
         The written files by name (file name without suffix).
@@ -87,6 +106,18 @@ def write_toy_ntuples(
         "ttbar_a": (background.iloc[:half].reset_index(drop=True), BACKGROUND_KEY),
         "ttbar_d": (background.iloc[half:].reset_index(drop=True), BACKGROUND_KEY),
     }
+    if systematic:
+        varied_rng = np.random.default_rng([seed, 1])
+        # Above every nominal event number, so none repeats.
+        varied_numbers = 2**40 + varied_rng.choice(2**40, size=events, replace=False)
+        varied = _events(
+            varied_rng,
+            events,
+            is_signal=True,
+            event_numbers=varied_numbers.astype(np.int64),
+            subtraction=True,
+        )
+        tables["tW_DS"] = (varied, SYSTEMATIC_KEY)
     written = {}
     for name, (frame, key) in tables.items():
         path = directory / f"{name}.h5"
@@ -98,9 +129,18 @@ def write_toy_ntuples(
 
 
 def _events(
-    rng: np.random.Generator, n: int, *, is_signal: bool, event_numbers: np.ndarray
+    rng: np.random.Generator,
+    n: int,
+    *,
+    is_signal: bool,
+    event_numbers: np.ndarray,
+    subtraction: bool = False,
 ) -> pd.DataFrame:
-    """Draw ``n`` events of one process as a table of ntuple columns."""
+    """Draw ``n`` events of one process as a table of ntuple columns.
+
+    ``subtraction`` draws the diagram-subtraction variant of tW: a harder
+    second jet that is more often the b-jet of the lepton's top.
+    """
     # Jet multiplicities: ttbar has two b-jets from the top decays and more
     # jets overall; tW has one b-jet and fewer jets.
     if is_signal:
@@ -120,6 +160,8 @@ def _events(
     pt_lep2 = 20.0 + (pt_lep1 - 20.0) * rng.beta(2.0, 2.5, n)
     pt_jet1 = 25.0 + rng.gamma(2.0, 34.0 if is_signal else 40.0, n)
     shape, scale = (1.6, 24.0) if is_signal else (2.2, 28.0)
+    if subtraction:
+        shape, scale = (2.0, 30.0)
     pt_jet2 = np.minimum(25.0 + rng.gamma(shape, scale, n), pt_jet1)
     met = rng.gamma(2.2, 28.0 if is_signal else 31.0, n)
 
@@ -127,7 +169,8 @@ def _events(
     if is_signal:
         lepton_from_top = rng.random(n) < 0.4
         jet1_paired = lepton_from_top & (rng.random(n) < 0.65)
-        jet2_paired = lepton_from_top & ~jet1_paired & (rng.random(n) < 0.08)
+        second = 0.45 if subtraction else 0.08
+        jet2_paired = lepton_from_top & ~jet1_paired & (rng.random(n) < second)
     else:
         one_paired = rng.random(n) < 0.93
         jet1_paired = one_paired & (rng.random(n) < 0.55)

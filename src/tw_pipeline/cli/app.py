@@ -247,10 +247,12 @@ def toy_data(
     ] = 20000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
-    """Generate toy tW and ttbar ntuples (HDF5) for trying twpipe out."""
+    """Generate toy tW, ttbar and systematic tW_DS ntuples (HDF5) for trying twpipe out."""
     from tw_pipeline.toydata import write_toy_ntuples
 
-    for path in write_toy_ntuples(output, events=events, seed=seed).values():
+    for path in write_toy_ntuples(
+        output, events=events, seed=seed, systematic=True
+    ).values():
         typer.echo(str(path))
 
 

@@ -48,6 +48,13 @@ class Dataset:
         variables: input variable names, in column order.
         sample_names: names of the samples, in study order.
         summaries: per-sample bookkeeping of the load.
+        decorrelated: values of the column named by ``adversary.variable``
+            (float64), the variable the score is to be decorrelated from;
+            None without such an adversary.
+        systematic: the events of the systematic samples (class systematic),
+            selected and weighted like these but kept apart, so that nothing
+            that trains or evaluates the classifier counts them; their label
+            is that of the sample each varies. None without such samples.
     """
 
     features: np.ndarray
@@ -58,6 +65,8 @@ class Dataset:
     variables: tuple[str, ...]
     sample_names: tuple[str, ...]
     summaries: tuple[SampleSummary, ...] = field(default=())
+    decorrelated: np.ndarray | None = None
+    systematic: Dataset | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -73,4 +82,6 @@ class Dataset:
             variables=self.variables,
             sample_names=self.sample_names,
             summaries=self.summaries,
+            decorrelated=None if self.decorrelated is None else self.decorrelated[rows],
+            systematic=self.systematic,
         )

@@ -13,8 +13,14 @@ training); ``data.non_finite`` says whether they stop the load or are dropped.
 Negative weights are kept as they are: the training's policy for them is
 applied later, by preprocessing.
 
-The result depends on ``study.data`` and ``study.variables`` only, so sweep
-points that share those can share one load.
+Samples with ``class: systematic`` are loaded the same way into a dataset
+of their own (``Dataset.systematic``); the column named by
+``adversary.variable`` is read beside the variables of the other samples
+(``Dataset.decorrelated``), checked for NaN and infinite values like them.
+
+The result depends on ``study.data``, ``study.variables`` and
+``adversary.variable`` only, so sweep points that share those can share one
+load.
 """
 
 from __future__ import annotations
@@ -120,12 +126,34 @@ def load_dataset(study: Study) -> Dataset:
             All such problems are collected and raised together.
     """
     plans = _plan(study)
+    nominal = [plan for plan in plans if plan.sample.kind != "systematic"]
+    varied = [plan for plan in plans if plan.sample.kind == "systematic"]
 
+    dataset = _load_plans(
+        study, nominal, study.data.nominal_samples(), _decorrelated(study)
+    )
+    if not varied:
+        return dataset
+    # Systematic samples are kept apart, so nothing that trains or evaluates
+    # the classifier counts them as a class.
+    systematic = _load_plans(study, varied, study.data.systematic_samples(), None)
+    return replace(dataset, systematic=systematic)
+
+
+def _load_plans(
+    study: Study, plans: list[_Plan], names: list[str], decorrelated: str | None
+) -> Dataset:
+    """Read the planned samples into one dataset whose samples are ``names``.
+
+    ``decorrelated`` names the column read beside the variables, or None.
+    """
     # Every event read is at most one row of the result, so the arrays are
     # allocated once at that size and trimmed at the end. Pages never written
     # (events cut away) are never touched, so they cost no memory.
     capacity = sum(part.info.rows for plan in plans for part in plan.parts)
-    output = _Output(capacity, len(study.variables), study.data.event_number)
+    output = _Output(
+        capacity, len(study.variables), study.data.event_number, decorrelated
+    )
 
     summaries: list[SampleSummary] = []
     problems: list[Problem] = []
@@ -137,7 +165,7 @@ def load_dataset(study: Study) -> Dataset:
     if problems:
         raise InvalidData(problems)
 
-    return output.dataset(study, summaries)
+    return output.dataset(study, summaries, names)
 
 
 def check_data(study: Study) -> dict[str, int]:
@@ -225,9 +253,16 @@ def _plan(study: Study) -> list[_Plan]:
             problems.extend(err.problems)
 
     plans = []
-    for index, (name, sample) in enumerate(data.samples.items()):
+    # A sample's index counts within its dataset: the nominal samples, or
+    # the systematic ones, which are loaded into a dataset of their own.
+    position = {
+        name: index
+        for names in (data.nominal_samples(), data.systematic_samples())
+        for index, name in enumerate(names)
+    }
+    for name, sample in data.samples.items():
         try:
-            plans.append(_plan_sample(study, index, name, sample, common))
+            plans.append(_plan_sample(study, position[name], name, sample, common))
         except InvalidData as err:
             problems.extend(err.problems)
     if problems:
@@ -258,6 +293,9 @@ def _plan_sample(
         needed_by.setdefault(data.weight, "data.weight")
     if data.event_number is not None:
         needed_by.setdefault(data.event_number, "data.event_number")
+    decorrelated = _decorrelated(study)
+    if decorrelated is not None and sample.kind != "systematic":
+        needed_by.setdefault(decorrelated, "adversary.variable")
     for selection in selections:
         for column in selection.columns:
             needed_by.setdefault(column, selection.origin)
@@ -299,6 +337,12 @@ def _plan_sample(
     )
 
 
+def _decorrelated(study: Study) -> str | None:
+    """The column the score is decorrelated from, read for the nominal samples."""
+    adversary = study.adversary
+    return None if adversary is None else adversary.variable
+
+
 def _check_event_number(path: Path, info: TableInfo, column: str | None) -> None:
     """The event number must be a whole number; true/false is none."""
     if column is None:
@@ -337,8 +381,17 @@ def _in_sample(err: InvalidData, sample: str, label: str | None = None) -> Inval
 class _Output:
     """The dataset's arrays, filled row block by row block."""
 
-    def __init__(self, capacity: int, variables: int, event_number: str | None):
+    def __init__(
+        self,
+        capacity: int,
+        variables: int,
+        event_number: str | None,
+        decorrelated: str | None = None,
+    ):
         self.features = np.empty((capacity, variables), dtype=np.float32)
+        self.decorrelated = (
+            np.empty(capacity, dtype=np.float64) if decorrelated is not None else None
+        )
         self.weights = np.empty(capacity, dtype=np.float64)
         self.labels = np.empty(capacity, dtype=np.int8)
         self.sample_index = np.empty(capacity, dtype=np.int16)
@@ -347,7 +400,9 @@ class _Output:
         )
         self.size = 0
 
-    def dataset(self, study: Study, summaries: list[SampleSummary]) -> Dataset:
+    def dataset(
+        self, study: Study, summaries: list[SampleSummary], names: list[str]
+    ) -> Dataset:
         """Trim the arrays to the rows written and wrap them."""
         size = self.size
         return Dataset(
@@ -359,8 +414,11 @@ class _Output:
                 None if self.event_number is None else _trimmed(self.event_number, size)
             ),
             variables=tuple(study.variables),
-            sample_names=tuple(study.data.samples),
+            sample_names=tuple(names),
             summaries=tuple(summaries),
+            decorrelated=(
+                None if self.decorrelated is None else _trimmed(self.decorrelated, size)
+            ),
         )
 
 
@@ -405,7 +463,11 @@ def _load_sample(study: Study, plan: _Plan, output: _Output) -> SampleSummary:
 
     # Stamp the sample's rows with its class and index.
     block = slice(first, output.size)
-    output.labels[block] = 1 if plan.sample.kind == "signal" else 0
+    # A systematic sample takes the class of the sample it varies.
+    kind = plan.sample.kind
+    if kind == "systematic":
+        kind = study.data.samples[str(plan.sample.varies)].kind
+    output.labels[block] = 1 if kind == "signal" else 0
     output.sample_index[block] = plan.index
 
     summary = _summarise(plan, output.weights[block], read)
@@ -481,11 +543,18 @@ def _take_chunk(
     if output.event_number is not None and data.event_number is not None:
         events = output.event_number[start : start + count]
         _fill_event_numbers(chunk[data.event_number], events, part, data.event_number)
+    extra = None
+    if output.decorrelated is not None:
+        extra = output.decorrelated[start : start + count]
+        extra[...] = chunk[str(_decorrelated(study))]
 
     clean = bool(np.isfinite(features).all() and np.isfinite(weights).all())
+    if extra is not None:
+        clean = clean and bool(np.isfinite(extra).all())
     if not clean:
         count = _handle_non_finite(
-            study, part, chunk, picked, first_row, features, weights, events, tallies
+            study, part, chunk, picked, first_row, features, weights, events, tallies,
+            extra,
         )
 
     if plan.sample.scale != 1.0:
@@ -565,8 +634,12 @@ def _handle_non_finite(
     weights: np.ndarray,
     events: np.ndarray | None,
     tallies: dict[tuple[str, str], _Tally],
+    extra: np.ndarray | None = None,
 ) -> int:
     """Count NaN/inf per column; when dropping, compact the good rows.
+
+    ``extra`` holds the values of ``adversary.variable``, checked and
+    compacted like the variables.
 
     Returns:
         The number of rows kept.
@@ -580,6 +653,10 @@ def _handle_non_finite(
     checked = [(name, bad_features[:, j]) for j, name in enumerate(study.variables)]
     if data.weight is not None:
         checked.append((data.weight, bad_weights))
+    bad_extra = np.zeros(features.shape[0], dtype=bool)
+    if extra is not None:
+        bad_extra = ~np.isfinite(extra)
+        checked.append((str(_decorrelated(study)), bad_extra))
     for name, bad in checked:
         if not bad.any():
             continue
@@ -595,12 +672,14 @@ def _handle_non_finite(
     if data.non_finite == "fail":
         return features.shape[0]
 
-    keep = ~(bad_features.any(axis=1) | bad_weights)
+    keep = ~(bad_features.any(axis=1) | bad_weights | bad_extra)
     kept = int(keep.sum())
     features[:kept] = features[keep]
     weights[:kept] = weights[keep]
     if events is not None:
         events[:kept] = events[keep]
+    if extra is not None:
+        extra[:kept] = extra[keep]
     return kept
 
 

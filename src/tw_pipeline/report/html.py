@@ -147,6 +147,24 @@ def point_page(metrics: dict[str, Any], plots_dir: Path) -> str:
             _pm_entry(numbers.get("ks_pvalue_background")),
         ),
     ]
+    if aggregate.get("distance_of") is not None:
+        about = aggregate["distance_of"]
+        headline += [
+            (
+                f"KS distance, {about}",
+                _pm(
+                    aggregate.get("distance_ks_mean"),
+                    aggregate.get("distance_ks_std"),
+                ),
+            ),
+            (
+                f"JS divergence, {about}",
+                _pm(
+                    aggregate.get("distance_jsd_mean"),
+                    aggregate.get("distance_jsd_std"),
+                ),
+            ),
+        ]
     body.append("<h2>Summary (mean ± std over folds, test events)</h2>")
     body.append(
         _table(["quantity", "value"], [[name, value] for name, value in headline])
@@ -193,8 +211,11 @@ def study_page(
         "Asimov Z",
         "best S/√(S+B)",
         "min KS p",
-        "folds",
     ]
+    distances = any(row.get("distance_ks_mean") is not None for row in rows)
+    if distances:
+        headings += ["KS distance", "JSD distance"]
+    headings.append("folds")
     table_rows = []
     for row in rows:
         numbers = ((by_name.get(row["point"]) or {}).get("evaluation") or {}).get(
@@ -218,8 +239,13 @@ def study_page(
             _pm_entry(numbers.get("asimov_significance")),
             _pm_entry(numbers.get("best_cut_significance")),
             _f(min(ks)) if ks else "",
-            str(row.get("folds", "")),
         ]
+        if distances:
+            cells += [
+                _pm(row.get("distance_ks_mean"), row.get("distance_ks_std")),
+                _f(row.get("distance_jsd_mean")),
+            ]
+        cells.append(str(row.get("folds", "")))
         table_rows.append(cells)
 
     plural = "s" if len(rows) != 1 else ""
@@ -229,7 +255,15 @@ def study_page(
         "<p class='note'>Mean ± standard deviation over folds, on test events. "
         "Significances are scaled to the yields of the study; min KS p is the "
         "smaller of the mean signal and background p-values of the overtraining "
-        "check. Each point name links to its own report.</p>",
+        "check. Each point name links to its own report."
+        + (
+            " KS and JSD distance: between the test responses of the nominal "
+            "sample and its systematic variation, or the largest between a "
+            "quartile of the decorrelated variable and all events (0: the same)."
+            if distances
+            else ""
+        )
+        + "</p>",
     ]
     pngs = [p for p in plot_paths if Path(p).suffix == ".png"]
     if pngs:

@@ -41,9 +41,12 @@ __all__ = [
     "SummaryResult",
     "collect_points",
     "format_value",
+    "metric_columns",
     "plot_auc_against",
+    "plot_tradeoff",
     "rank_points",
     "summary_markdown",
+    "tradeoff_markdown",
     "write_summary",
 ]
 
@@ -57,6 +60,14 @@ METRIC_COLUMNS: dict[str, tuple[str, int]] = {
     "test_auc_std": ("test AUC std", 4),
     "train_auc_mean": ("train AUC mean", 4),
     "test_loss_mean": ("test loss mean", 4),
+}
+
+# Shown only when a point measured how its response moves under a systematic
+# variation (a sample with class: systematic) or across the variable it is
+# decorrelated from; see evaluation/systematics.py and decorrelated_variable.py.
+DISTANCE_COLUMNS: dict[str, tuple[str, int]] = {
+    "distance_ks_mean": ("KS distance mean", 4),
+    "distance_jsd_mean": ("JSD distance mean", 4),
 }
 
 # Log axis for numeric keys spanning this factor or more, e.g. learning rates.
@@ -159,6 +170,9 @@ def rank_points(
         row.update(
             {column: _number(aggregate.get(column)) for column in METRIC_COLUMNS}
         )
+        for column in (*DISTANCE_COLUMNS, "distance_ks_std"):
+            if column in aggregate:
+                row[column] = _number(aggregate.get(column))
         folds = aggregate.get("folds")
         row["folds"] = (
             folds if isinstance(folds, int) else len(point.get("folds") or [])
@@ -181,21 +195,22 @@ def summary_markdown(rows: Sequence[dict[str, Any]], swept_keys: Sequence[str]) 
     Columns are padded to a common width, so the text reads as a table in a
     terminal too; numbers are right-aligned.
     """
+    metrics = metric_columns(rows)
     headings = ["rank", "point", *swept_keys]
-    headings += [heading for heading, _ in METRIC_COLUMNS.values()]
+    headings += [heading for heading, _ in metrics.values()]
     headings.append("folds")
     numeric_keys = [
         all(_is_number(row[key]) or row[key] is None for row in rows)
         for key in swept_keys
     ]
-    right = [True, False, *numeric_keys, *(True for _ in METRIC_COLUMNS), True]
+    right = [True, False, *numeric_keys, *(True for _ in metrics), True]
 
     table = []
     for row in rows:
         cells = [str(row["rank"]), row["point"]]
         cells += [format_value(row[key]) for key in swept_keys]
-        for column, (_, digits) in METRIC_COLUMNS.items():
-            value = row[column]
+        for column, (_, digits) in metrics.items():
+            value = row.get(column)
             cells.append("" if value is None else f"{value:.{digits}f}")
         cells.append(str(row["folds"]))
         table.append([cell.replace("|", "\\|") for cell in cells])
@@ -219,6 +234,76 @@ def summary_markdown(rows: Sequence[dict[str, Any]], swept_keys: Sequence[str]) 
     lines = [line(headings), "| " + " | ".join(rule) + " |"]
     lines += [line(cells) for cells in table]
     return "\n".join(lines) + "\n"
+
+
+def metric_columns(rows: Sequence[dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    """The metric columns of a table: the AUC and loss, and the systematic
+    distances when any point has them."""
+    if any(row.get(column) is not None for row in rows for column in DISTANCE_COLUMNS):
+        return {**METRIC_COLUMNS, **DISTANCE_COLUMNS}
+    return dict(METRIC_COLUMNS)
+
+
+def tradeoff_markdown(rows: Sequence[dict[str, Any]], swept_keys: Sequence[str]) -> str:
+    """The points ordered from the most robust (smallest KS distance) on.
+
+    Empty when no point measured a systematic distance.
+    """
+    measured = [row for row in rows if row.get("distance_ks_mean") is not None]
+    if not measured:
+        return ""
+    measured.sort(key=lambda row: (row["distance_ks_mean"], row["point"]))
+    lines = [
+        "| point | " + " | ".join(swept_keys) + (" | " if swept_keys else "")
+        + "test AUC | KS distance | JSD distance |",
+        "| --- | " + "".join("---: | " for _ in swept_keys) + "---: | ---: | ---: |",
+    ]
+    for row in measured:
+        cells = [row["point"], *(format_value(row[key]) for key in swept_keys)]
+        for column in ("test_auc_mean", "distance_ks_mean", "distance_jsd_mean"):
+            value = row.get(column)
+            cells.append("" if value is None else f"{value:.4f}")
+        escaped = (cell.replace("|", "\\|") for cell in cells)
+        lines.append("| " + " | ".join(escaped) + " |")
+    return "\n".join(lines) + "\n"
+
+
+@plot_style()
+def plot_tradeoff(rows: Sequence[dict[str, Any]], study: str) -> Figure | None:
+    """Test AUC against the systematic KS distance, one marker per point.
+
+    Up is more separation, left is more robustness; the points of a sweep
+    over lambda trace the price of one in the other. None when no point
+    measured the distance.
+    """
+    measured = [
+        row
+        for row in rows
+        if row.get("distance_ks_mean") is not None
+        and row.get("test_auc_mean") is not None
+    ]
+    if not measured:
+        return None
+    figure, ax = new_figure()
+    for position, row in enumerate(measured):
+        ax.errorbar(
+            row["distance_ks_mean"], row["test_auc_mean"],
+            xerr=row.get("distance_ks_std") or 0.0, yerr=row.get("test_auc_std") or 0.0,
+            fmt="o", color=FOLD_COLOURS[0], capsize=3,
+        )
+        ax.annotate(
+            row["point"], (row["distance_ks_mean"], row["test_auc_mean"]),
+            textcoords="offset points", xytext=(5, 4 + 6 * (position % 2)), fontsize=7,
+        )
+    ax.set_xlabel("KS distance of the response (test): systematic or across variable")
+    ax.set_ylabel("Test AUC")
+    ax.set_title(
+        "separation against robustness; mean ± std over folds",
+        loc="left", fontsize=8, color="0.35",
+    )
+    ax.margins(0.15)
+    stamp(figure, study, "summary")
+    return figure
 
 
 def write_summary(
@@ -259,7 +344,8 @@ def write_summary(
     csv_path = study_dir / "summary.csv"
     markdown_path = study_dir / "summary.md"
     write_text(csv_path, _csv_text(rows, swept_keys))
-    write_text(markdown_path, _markdown_document(study, rows, markdown))
+    tradeoff = tradeoff_markdown(rows, swept_keys)
+    write_text(markdown_path, _markdown_document(study, rows, markdown, tradeoff))
 
     plot_paths: list[Path] = []
     with plot_style():
@@ -268,6 +354,10 @@ def write_summary(
             if figure is not None:
                 base = study_dir / f"summary_auc_vs_{file_stem(key)}"
                 plot_paths.extend(save_figure(figure, base, formats))
+        figure = plot_tradeoff(rows, study)
+        if figure is not None:
+            base = study_dir / "summary_auc_vs_systematic_distance"
+            plot_paths.extend(save_figure(figure, base, formats))
 
     # The page links to the points' own pages and embeds the PNG plots.
     write_study_page(study_dir, study, rows, swept_keys, points, plot_paths)
@@ -530,23 +620,36 @@ def _is_number(value: Any) -> bool:
 
 
 def _csv_text(rows: Sequence[dict[str, Any]], swept_keys: Sequence[str]) -> str:
-    columns = ["rank", "point", *swept_keys, *METRIC_COLUMNS, "folds"]
+    columns = ["rank", "point", *swept_keys, *metric_columns(rows), "folds"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(format_value(row[column]) for column in columns)
+        writer.writerow(format_value(row.get(column)) for column in columns)
     return buffer.getvalue()
 
 
-def _markdown_document(study: str, rows: Sequence[dict[str, Any]], table: str) -> str:
+def _markdown_document(
+    study: str, rows: Sequence[dict[str, Any]], table: str, tradeoff: str = ""
+) -> str:
     plural = "s" if len(rows) != 1 else ""
-    return (
+    text = (
         f"# {study}: {len(rows)} point{plural} ranked by mean test AUC\n\n"
         f"{table}\n"
         "Mean and standard deviation over the trained folds; the test AUC of a "
         "fold is computed on events its model never saw in training.\n"
     )
+    if tradeoff:
+        text += (
+            "\n## Separation against robustness\n\n"
+            "The points from the most robust on: the KS statistic and the "
+            "Jensen-Shannon divergence between the test responses of the nominal "
+            "sample and its systematic variation, or (against a variable) the "
+            "largest between the response in a quartile of the variable and "
+            "the response of all events (0: the same response).\n\n"
+            f"{tradeoff}"
+        )
+    return text
 
 
 def _plain(value: float) -> int | float:

@@ -22,10 +22,12 @@ log = logging.getLogger(__name__)
 
 
 def data_key(study: Study) -> str:
-    """Identify what the load stage depends on: the data section and variables."""
+    """Identify what the load stage depends on: data, variables, decorrelated column."""
     payload = {
         "data": study.data.model_dump(mode="json", by_alias=True),
         "variables": list(study.variables),
+        # The column an adversary decorrelates from is loaded with the events.
+        "decorrelated": None if study.adversary is None else study.adversary.variable,
     }
     return json.dumps(payload, sort_keys=True)
 

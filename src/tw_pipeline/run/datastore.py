@@ -19,7 +19,16 @@ from tw_pipeline.run import atomic
 
 __all__ = ["open_dataset", "save_dataset"]
 
-_ARRAYS = ("features", "labels", "weights", "sample_index", "event_number")
+_ARRAYS = (
+    "features",
+    "labels",
+    "weights",
+    "sample_index",
+    "event_number",
+    "decorrelated",
+)
+# Subfolder holding the systematic samples' events, stored the same way.
+_SYSTEMATIC = "systematic"
 
 
 def save_dataset(dataset: Dataset, folder: Path) -> Path:
@@ -37,7 +46,10 @@ def save_dataset(dataset: Dataset, folder: Path) -> Path:
         "sample_names": list(dataset.sample_names),
         "summaries": [dataclasses.asdict(summary) for summary in dataset.summaries],
         "has_event_number": dataset.event_number is not None,
+        "has_systematic": dataset.systematic is not None,
     }
+    if dataset.systematic is not None:
+        save_dataset(dataset.systematic, folder / _SYSTEMATIC)
     # Written last: a folder with meta.json holds a complete dataset.
     atomic.write_json(folder / "meta.json", meta)
     return folder
@@ -63,4 +75,8 @@ def open_dataset(folder: Path) -> Dataset:
         variables=tuple(meta["variables"]),
         sample_names=tuple(meta["sample_names"]),
         summaries=summaries,
+        decorrelated=arrays["decorrelated"],
+        systematic=(
+            open_dataset(folder / _SYSTEMATIC) if meta.get("has_systematic") else None
+        ),
     )

@@ -156,6 +156,15 @@ def run_point(
 
     write_point_plots(outcomes, dataset, study, layout.plots, evaluation.baselines)
     write_evaluation_plots(evaluation, study, layout.plots)
+    distances: dict[str, Any] = {}
+    if dataset.systematic is not None or dataset.decorrelated is not None:
+        from tw_pipeline.report.decorrelation_plots import (
+            evaluate_and_plot_decorrelation,
+        )
+
+        outcomes, distances = evaluate_and_plot_decorrelation(
+            outcomes, dataset, folds, study
+        )
 
     fold_metrics = [outcome.metrics for outcome in outcomes]
     metrics = {
@@ -164,7 +173,7 @@ def run_point(
         "swept": task.swept,
         "config_hash": digest,
         "folds": fold_metrics,
-        "aggregate": aggregate_folds(fold_metrics),
+        "aggregate": {**aggregate_folds(fold_metrics), **distances},
         "evaluation": evaluation.summary,
         "seconds": round(time.perf_counter() - started_clock, 1),
     }

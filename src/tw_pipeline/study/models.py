@@ -7,6 +7,7 @@ each field; `twpipe schema` and the documentation are generated from them.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -25,6 +26,8 @@ from tw_pipeline.errors import did_you_mean
 __all__ = [
     "ACTIVATIONS",
     "JOB_FLAVOURS",
+    "Adversary",
+    "AdversaryNetwork",
     "Batch",
     "DataSection",
     "EarlyStopping",
@@ -33,7 +36,9 @@ __all__ = [
     "Network",
     "Optimizer",
     "Output",
+    "IterationEpochs",
     "Preprocess",
+    "Pretrain",
     "Report",
     "Sample",
     "Schedule",
@@ -91,9 +96,18 @@ class Section(BaseModel):
 class Sample(Section):
     """One named sample: a physics process read from one or more files."""
 
-    kind: Literal["signal", "background"] = Field(
+    kind: Literal["signal", "background", "systematic"] = Field(
         alias="class",
-        description="Whether the sample is signal or background for the classifier.",
+        description="Whether the sample is signal or background for the "
+        "classifier, or a systematic variation of another sample (see varies): "
+        "a systematic sample is loaded, selected, weighted and folded like the "
+        "others but never trained on as a class; it gives the distance between "
+        "the nominal and the varied response and the adversary's target.",
+    )
+    varies: str | None = Field(
+        default=None,
+        description="For class systematic only: the nominal sample this one "
+        "is a variation of, e.g. tW for a diagram-subtraction tW sample.",
     )
     files: list[Path] = Field(
         min_length=1,
@@ -127,6 +141,19 @@ class Sample(Section):
     def _single_file_as_list(cls, value: Any) -> Any:
         # A lone path is a common shorthand for a one-file sample.
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _varies_only_for_systematic(self) -> Sample:
+        if self.kind == "systematic" and self.varies is None:
+            msg = (
+                "a systematic sample must say which nominal sample it varies; "
+                "add e.g. 'varies: tW'"
+            )
+            raise ValueError(msg)
+        if self.kind != "systematic" and self.varies is not None:
+            msg = f"varies applies to class systematic only, not to class {self.kind}"
+            raise ValueError(msg)
+        return self
 
 
 class DataSection(Section):
@@ -168,7 +195,26 @@ class DataSection(Section):
                 f"no sample has class {names}"
             )
             raise ValueError(msg)
+
+        # A variation must vary a sample that is trained on.
+        nominal = [n for n, s in self.samples.items() if s.kind != "systematic"]
+        for name, sample in self.samples.items():
+            if sample.kind == "systematic" and sample.varies not in nominal:
+                msg = (
+                    f"sample {name!r} varies {sample.varies!r}, which is not a "
+                    "signal or background sample"
+                )
+                hint = did_you_mean(str(sample.varies), nominal)
+                raise ValueError(f"{msg}; {hint}" if hint else msg)
         return self
+
+    def systematic_samples(self) -> list[str]:
+        """Names of the systematic samples, in file order."""
+        return [n for n, s in self.samples.items() if s.kind == "systematic"]
+
+    def nominal_samples(self) -> list[str]:
+        """Names of the signal and background samples, in file order."""
+        return [n for n, s in self.samples.items() if s.kind != "systematic"]
 
 
 class Preprocess(Section):
@@ -475,6 +521,157 @@ class Evaluation(Section):
     )
 
 
+class AdversaryNetwork(Section):
+    """The adversary's fully connected network, fed with the classifier score."""
+
+    hidden_layers: int = Field(
+        default=2, ge=1, le=20, description="Number of hidden layers."
+    )
+    nodes: int = Field(default=16, ge=1, description="Nodes per hidden layer.")
+    activation: Activation = Field(  # type: ignore[valid-type]
+        default="relu", description="Activation of the hidden layers."
+    )
+
+
+class Pretrain(Section):
+    """Epochs of the classifier alone, then of the adversary on it, frozen."""
+
+    classifier: int = Field(
+        default=10, ge=0, le=100000, description="Epochs of the classifier alone."
+    )
+    adversary: int = Field(
+        default=10,
+        ge=0,
+        le=100000,
+        description="Epochs of the adversary on the pre-trained, frozen classifier.",
+    )
+
+
+class IterationEpochs(Section):
+    """Epochs of the classifier and of the adversary in each alternating iteration."""
+
+    classifier: int = Field(
+        default=1,
+        ge=0,
+        le=100000,
+        description="Epochs of the classifier against the adversary.",
+    )
+    adversary: int = Field(
+        default=1,
+        ge=0,
+        le=100000,
+        description="Epochs of the adversary on the updated classifier.",
+    )
+
+
+class Adversary(Section):
+    """Adversarial decorrelation ("learning to pivot", Louppe et al. 2017).
+
+    An adversary network reads the classifier score and tries either to
+    tell a nominal sample from its systematic variation (``sample``) or to
+    tell in which quantile bin of a variable such as an invariant mass an
+    event lies (``variable``); the classifier is trained against it, so that
+    its score carries no such information. See docs/decorrelation.md.
+    """
+
+    sample: str | None = Field(
+        default=None,
+        description="Target of the adversary: a systematic sample (class: "
+        "systematic); the adversary tells it apart from the nominal sample it "
+        "varies. Give either sample or variable.",
+    )
+    variable: str | None = Field(
+        default=None,
+        description="Target of the adversary: a column (not an input) to "
+        "decorrelate the score from, e.g. an invariant mass; the adversary "
+        "tells from the score in which of `bins` quantile bins of the column "
+        "an event lies. Give either sample or variable.",
+    )
+    bins: int = Field(
+        default=10,
+        ge=2,
+        le=100,
+        description="With variable: the quantile bins (equal shares of the "
+        "weighted training events) the adversary tells apart.",
+    )
+    events: Literal["background", "signal", "all"] = Field(
+        default="background",
+        description="With variable: the training events the adversary sees. "
+        "background (the default) keeps a cut on the score from sculpting the "
+        "background's distribution of the variable.",
+    )
+    lam: float = Field(
+        default=1.0,
+        alias="lambda",
+        ge=0.0,
+        description="Trade-off: the classifier minimises its loss minus lambda "
+        "times the adversary's loss. 0 trains the plain classifier; larger "
+        "values buy robustness with separation power.",
+    )
+    network: AdversaryNetwork = Field(default_factory=AdversaryNetwork)
+    optimizer: Optimizer = Field(
+        default_factory=Optimizer,
+        description="Optimizer of the adversary (the classifier keeps the "
+        "study's optimizer).",
+    )
+    pretrain: Pretrain = Field(
+        default_factory=Pretrain,
+        description="Epochs of the classifier alone, then of the adversary on "
+        "the frozen classifier, before the alternating iterations.",
+    )
+    iterations: int = Field(
+        default=20,
+        ge=0,
+        le=100000,
+        description="Alternating iterations: each trains the classifier against "
+        "the adversary, then the adversary on the updated classifier.",
+    )
+    epochs: IterationEpochs = Field(
+        default_factory=IterationEpochs,
+        description="Epochs of the classifier and of the adversary in each "
+        "iteration.",
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Adversary:
+        if (self.sample is None) == (self.variable is None):
+            msg = (
+                "give the adversary one target: sample (a systematic sample) "
+                "or variable (a column to decorrelate from)"
+            )
+            raise ValueError(msg)
+        given = {"events", "bins"} & self.model_fields_set
+        if self.sample is not None and given:
+            msg = (
+                f"{' and '.join(sorted(given))} apply to a variable target only; "
+                "against a systematic sample the adversary sees the nominal and "
+                "the varied events"
+            )
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _classifier_trains(self) -> Adversary:
+        if self.classifier_epochs < 1:
+            msg = (
+                "the classifier would train 0 epochs; set pretrain.classifier, or "
+                "iterations and epochs.classifier, above 0"
+            )
+            raise ValueError(msg)
+        return self
+
+    @property
+    def chance_loss(self) -> float:
+        """The adversary's loss when it learns nothing: ln 2 for two balanced
+        samples, ln(bins) for bins of equal weight of a variable."""
+        return math.log(self.bins if self.variable is not None else 2.0)
+
+    @property
+    def classifier_epochs(self) -> int:
+        """All epochs the classifier trains, pre-training included."""
+        return self.pretrain.classifier + self.iterations * self.epochs.classifier
+
+
 class Output(Section):
     """Where results go."""
 
@@ -643,6 +840,27 @@ class Batch(Section):
         return None if self.time is None else _seconds(self.time)
 
 
+def _check_decorrelated_column(
+    column: str, data: DataSection, variables: list[str] | None
+) -> None:
+    # Refused rather than warned about: with the column as an input the
+    # classifier would be asked both to read it and to be independent of it.
+    if column in (variables or []):
+        msg = (
+            f"variable: {column!r} is also an input variable; the classifier "
+            "cannot both read it and be independent of it; remove it from "
+            "variables, or decorrelate from another column"
+        )
+        raise ValueError(msg)
+    for key, name in (
+        ("data.weight", data.weight),
+        ("data.event_number", data.event_number),
+    ):
+        if column == name:
+            msg = f"variable: {column!r} is the {key} column, not a physics variable"
+            raise ValueError(msg)
+
+
 class Study(Section):
     """A complete study: data, inputs, network, training and sweep."""
 
@@ -668,6 +886,11 @@ class Study(Section):
     )
     report: Report = Field(default_factory=Report)
     evaluation: Evaluation = Field(default_factory=Evaluation)
+    adversary: Adversary | None = Field(
+        default=None,
+        description="Adversarial training against a systematic sample or a "
+        "variable to decorrelate from; plain training when left out.",
+    )
     output: Output = Field(default_factory=Output)
     batch: Batch = Field(
         default_factory=Batch,
@@ -706,6 +929,39 @@ class Study(Section):
             extra = "; ".join(hint for hint in hints if hint)
             raise ValueError(f"{msg}; {extra}" if extra else msg)
         return value
+
+    @field_validator("adversary")
+    @classmethod
+    def _adversary_target(
+        cls, value: Adversary | None, info: ValidationInfo
+    ) -> Adversary | None:
+        data = info.data.get("data")
+        if value is None or data is None:
+            return value
+        if value.variable is not None:
+            _check_decorrelated_column(value.variable, data, info.data.get("variables"))
+            return value
+        systematic = data.systematic_samples()
+        if value.sample in systematic:
+            return value
+        if value.sample in data.samples:
+            kind = data.samples[value.sample].kind
+            msg = (
+                f"sample: {value.sample!r} is a {kind} sample; the adversary "
+                "needs a sample with class: systematic"
+            )
+        elif not systematic:
+            msg = (
+                f"sample: {value.sample!r} is not in data.samples, which has no "
+                "sample with class: systematic; add one, with 'varies:' naming "
+                "the nominal sample"
+            )
+        else:
+            msg = f"sample: {value.sample!r} is not in data.samples"
+            hint = did_you_mean(value.sample, systematic)
+            shown = ", ".join(systematic)
+            msg += f"; {hint}" if hint else f"; systematic samples: {shown}"
+        raise ValueError(msg)
 
     @property
     def point_name(self) -> str:

@@ -17,10 +17,18 @@ def describe_study(study_file: StudyFile) -> str:
     rule = "by event number" if study.data.event_number else "seeded, stratified"
     points = len(study_file.points)
     output = study_file.points[0][1].output.dir / study.study
+    systematic = study.data.systematic_samples()
+    varied = f"; systematic: {', '.join(systematic)}" if systematic else ""
+    adversary = ""
+    if study.adversary is not None:
+        target = study.adversary.sample or (
+            f"the variable {study.adversary.variable} ({study.adversary.events})"
+        )
+        adversary = f", adversary against {target}"
     return (
         f"study '{study.study}': "
         f"{len(study.data.samples)} samples (signal: {', '.join(signal)}; "
-        f"background: {', '.join(background)}), "
+        f"background: {', '.join(background)}{varied}){adversary}, "
         f"{len(study.variables)} variables, "
         f"{folds.k} folds ({rule}, training {trained}), "
         f"{points} point{'s' if points != 1 else ''} -> {output}"

@@ -149,8 +149,56 @@ def train_fold(
         loss=keras.losses.BinaryCrossentropy(),
         weighted_metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
     )
-    runner = EpochRunner(model, fit, validation, settings.batch_size, fold_seed)
-    del fit, validation
+    if study.adversary is None:
+        runner = EpochRunner(model, fit, validation, settings.batch_size, fold_seed)
+        del fit, validation
+        history, best_epoch = _train_plain(model, runner, study, fold, progress_prefix)
+        del runner
+    else:
+        # Imported here: plain training never builds the adversary's graphs.
+        from tw_pipeline.training.adversary_fold import train_fold_adversary
+
+        history, best_epoch = train_fold_adversary(
+            model, fit, validation, dataset, inputs, study, fold, fold_dir,
+            progress_prefix,
+        )
+        del fit, validation
+    # The fold's training inputs are freed before scoring.
+    release_free_memory()
+
+    _write_artefacts(fold_dir, model, scaler, history, study, fold)
+
+    train_scored = _score(model, scaler, dataset, train_rows)
+    test_scored = _score(model, scaler, dataset, test_rows)
+    _write_test_scores(fold_dir / TEST_SCORES_FILE, dataset, test_rows, test_scored)
+    metrics = fold_metrics(
+        fold,
+        train_scored,
+        test_scored,
+        epochs_trained=len(history),
+        best_epoch=best_epoch,
+        seconds=time.perf_counter() - started,
+    )
+    release_free_memory()
+    return FoldOutcome(
+        fold=fold,
+        history=history,
+        train=train_scored,
+        test=test_scored,
+        metrics=metrics,
+    )
+
+
+def _train_plain(
+    model: keras.Model,
+    runner: EpochRunner,
+    study: Study,
+    fold: int,
+    progress_prefix: str,
+) -> tuple[pd.DataFrame, int | None]:
+    """Train epoch by epoch, stop early, keep the epoch of lowest validation loss."""
+    settings = study.training
+    k = study.folds.k
 
     rows: list[dict[str, float]] = []
     best = _KeepBest()
@@ -186,10 +234,6 @@ def train_fold(
         if patience.exhausted(validated.loss):
             break
 
-    # The fold's training inputs are freed before scoring.
-    del runner
-    release_free_memory()
-
     history = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS)).astype(
         {"epoch": np.int64}
     )
@@ -212,27 +256,7 @@ def train_fold(
             k,
         )
 
-    _write_artefacts(fold_dir, model, scaler, history, study, fold)
-
-    train_scored = _score(model, scaler, dataset, train_rows)
-    test_scored = _score(model, scaler, dataset, test_rows)
-    _write_test_scores(fold_dir / TEST_SCORES_FILE, dataset, test_rows, test_scored)
-    metrics = fold_metrics(
-        fold,
-        train_scored,
-        test_scored,
-        epochs_trained=len(history),
-        best_epoch=best.epoch,
-        seconds=time.perf_counter() - started,
-    )
-    release_free_memory()
-    return FoldOutcome(
-        fold=fold,
-        history=history,
-        train=train_scored,
-        test=test_scored,
-        metrics=metrics,
-    )
+    return history, best.epoch
 
 
 def _fold_rows(

@@ -30,7 +30,7 @@ myst_heading_anchors = 3
 
 html_theme = "alabaster"
 html_title = "twpipe documentation"
-html_theme_options = {"nowrap": False, "page_width": "1100px", "sidebar_width": "240px"}
+html_theme_options = {"page_width": "1100px", "sidebar_width": "240px"}
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 html_show_sourcelink = False
 

@@ -41,7 +41,7 @@ docs: install
 	mv docs/study-file.md.tmp docs/study-file.md
 	$(BIN)/python -m tw_pipeline.cli.reference > docs/cli.md.tmp
 	mv docs/cli.md.tmp docs/cli.md
-	$(BIN)/sphinx-build -b html -W --keep-going -n -q docs docs/_build/html
+	$(BIN)/sphinx-build -b html -W --keep-going -n -q -E docs docs/_build/html
 	@echo "Site: docs/_build/html/index.html"
 
 clean:

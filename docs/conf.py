@@ -14,7 +14,7 @@ from pathlib import Path
 
 project = "twpipe"
 author = "the twpipe authors"
-copyright = "the twpipe authors"  # noqa: A001 - the name Sphinx reads
+copyright = "the twpipe authors"
 
 extensions = ["myst_parser"]
 source_suffix = {".md": "markdown"}
@@ -59,7 +59,9 @@ def _add_navigation(app, docname: str, source: list[str]) -> None:
         return
     for caption, pages in NAV.items():
         entries = "\n".join(pages)
-        source[0] += f"\n\n```{{toctree}}\n:caption: {caption}\n:hidden:\n\n{entries}\n```\n"
+        source[0] += (
+            f"\n\n```{{toctree}}\n:caption: {caption}\n:hidden:\n\n{entries}\n```\n"
+        )
 
 
 def _index_page(app, exception: Exception | None) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+CONFIGS_DIR = Path(__file__).parents[1] / "configs"
+CONFIGS = sorted([*CONFIGS_DIR.glob("*.yaml"), *CONFIGS_DIR.glob("*.yml")])
 
 
 def test_the_example_studies_are_there():
@@ -30,7 +31,7 @@ def test_example_study_validates(twpipe, study):
 
 
 def test_dilepton_study_has_the_grid_of_the_original_study(twpipe):
-    result = twpipe("validate", Path(__file__).parents[1] / "configs" / "dilepton-2j2b.yaml")
+    result = twpipe("validate", CONFIGS_DIR / "dilepton-2j2b.yaml")
 
     # 3 depths x 3 widths x 2 learning rates x 2 activations, 7 variables.
     assert result.code == 0, result.stderr

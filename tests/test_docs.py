@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ DOCS = ROOT / "docs"
 
 def build_site(source: Path, out: Path) -> subprocess.CompletedProcess:
     """Build the HTML site as `make docs` does, from scratch, and return the result."""
+    missing = [name for name in ("sphinx", "myst_parser") if not find_spec(name)]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: pip install -e '.[docs]'")
     return subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-n",
          "-q", "-E", str(source), str(out)],
@@ -91,7 +95,8 @@ def test_readme_links_point_at_files(readme):
     # The READMEs are what the code host shows first; their relative links
     # must work there even for files the site does not contain.
     path = ROOT / readme
-    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
     local = [t for t in targets if "://" not in t]
 
     assert local, "no links found"

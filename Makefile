@@ -33,9 +33,16 @@ bench: install
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_apply.py
 
-# The study-file reference is generated from the models; a test checks it.
+# The study-file and command-line references are generated from the models
+# and the commands (tests/test_docs.py checks both are current), then the
+# site is built with every warning an error, so a broken link stops it.
 docs: install
-	$(BIN)/twpipe schema --format markdown > docs/study-file.md
+	$(BIN)/twpipe schema --format markdown > docs/study-file.md.tmp
+	mv docs/study-file.md.tmp docs/study-file.md
+	$(BIN)/python -m tw_pipeline.cli.reference > docs/cli.md.tmp
+	mv docs/cli.md.tmp docs/cli.md
+	$(BIN)/sphinx-build -b html -W --keep-going -n -q -E docs docs/_build/html
+	@echo "Site: docs/_build/html/index.html"
 
 clean:
-	rm -rf $(VENV) runs data/toy .pytest_cache
+	rm -rf $(VENV) runs data/toy .pytest_cache docs/_build

@@ -9,11 +9,14 @@ defaults, bounds and choices. A test fails when the two drift apart;
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tw_pipeline.study.schema import study_schema
 
 __all__ = ["study_reference"]
+
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 
 _INTRO = """\
 # Study file reference
@@ -155,5 +158,7 @@ def _default(field: dict[str, Any]) -> str:
 
 
 def _escape(text: str) -> str:
-    # A pipe would end the table cell; newlines would end the row.
-    return text.replace("|", "\\|").replace("\n", " ")
+    # A pipe would end the table cell; newlines would end the row; "<" before
+    # a letter would start an HTML tag and hide placeholders such as <dir>.
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return _TAG_START.sub(r"\\<", text)

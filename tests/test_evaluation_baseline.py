@@ -91,3 +91,23 @@ def test_negative_weights_on_a_large_sample_train_as_zero():
     assert result.metrics["test"]["auc"] > 0.7
     # Evaluation still uses the true, negative weights.
     np.testing.assert_array_equal(result.test.weights, weights[folds == 0])
+
+
+def test_bdt_events_bounds_what_the_trees_train_on_and_is_reproducible():
+    dataset = make_dataset(np.random.default_rng(6), 6000, shift=1.0)
+    folds = np.arange(6000) % 3
+    study = make_study(bdt_events=1500)
+
+    first = train_baseline(dataset, 0, folds, study)
+    again = train_baseline(dataset, 0, folds, study)
+    everything = train_baseline(dataset, 0, folds, make_study(bdt_events=None))
+
+    assert first.metrics["trained_events"] == 1500
+    assert first.train.scores.size == 1500
+    assert everything.metrics["trained_events"] == 4000
+    # The whole test fold is scored either way.
+    assert first.test.scores.size == everything.test.scores.size == 2000
+    assert first.metrics["test"]["auc"] == again.metrics["test"]["auc"]
+    assert first.metrics["test"]["auc"] == pytest.approx(
+        everything.metrics["test"]["auc"], abs=0.03
+    )

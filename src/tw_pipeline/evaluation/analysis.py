@@ -34,9 +34,10 @@ from tw_pipeline.evaluation.ranking import (
 from tw_pipeline.evaluation.separation import SEPARATION_BINS, separation
 from tw_pipeline.evaluation.significance import EventYields, binned_asimov
 from tw_pipeline.evaluation.working_points import working_points
+from tw_pipeline.run.memory import release_free_memory
 from tw_pipeline.study.models import Study
 
-__all__ = ["PointEvaluation", "evaluate_point", "fold_numbers"]
+__all__ = ["PointEvaluation", "evaluate_point", "fold_numbers", "train_baselines"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def evaluate_point(
     fold_index_array: np.ndarray,
     study: Study,
     point_dir: Path,
+    baselines: Sequence[BaselineOutcome] | None = None,
 ) -> PointEvaluation:
     """Compute the evaluation of a point whose folds are trained.
 
@@ -79,6 +81,9 @@ def evaluate_point(
         study: the point's study.
         point_dir: the point's run folder, holding ``fold-<i>/`` with the
             saved models (read for the permutation importance).
+        baselines: the decision-tree baselines of the trained folds, when
+            trained beforehand (see :func:`train_baselines`); trained here
+            when None and ``evaluation.bdt`` is on.
 
     Returns:
         The extended outcomes, the baselines, the cut scan and the summary.
@@ -86,16 +91,17 @@ def evaluate_point(
     settings = study.evaluation
     yields = EventYields.for_study(study, dataset.labels, dataset.weights)
     extended: list[FoldOutcome] = []
-    baselines: list[BaselineOutcome] = []
+    if baselines is None:
+        baselines = train_baselines(dataset, fold_index_array, study)
+    by_fold = {baseline.fold: baseline for baseline in baselines}
     importances: list[np.ndarray] = []
 
     for outcome in outcomes:
         extra = _response_numbers(outcome, yields, settings.significance_bins)
         _warn_if_overtrained(outcome.fold, extra["overtraining"])
 
-        if settings.bdt:
-            baseline = train_baseline(dataset, outcome.fold, fold_index_array, study)
-            baselines.append(baseline)
+        baseline = by_fold.get(outcome.fold)
+        if baseline is not None:
             extra["bdt"] = baseline.metrics
             log.info(
                 "fold %d: BDT baseline test AUC %s (network %s)",
@@ -114,6 +120,9 @@ def evaluate_point(
                     zip(dataset.variables, (float(d) for d in drops), strict=True)
                 )
         extended.append(replace(outcome, metrics={**outcome.metrics, **extra}))
+        # The fold's temporaries (the shuffled copy of its test events above
+        # all) go back to the system before the next fold makes its own.
+        release_free_memory()
 
     test = combine_scored([outcome.test for outcome in outcomes])
     try:
@@ -135,7 +144,25 @@ def evaluate_point(
         "permutation_repeats": settings.permutation_repeats,
         "bdt": settings.bdt,
     }
-    return PointEvaluation(extended, baselines, scan, summary)
+    return PointEvaluation(extended, list(baselines), scan, summary)
+
+
+def train_baselines(
+    dataset: Dataset, fold_index_array: np.ndarray, study: Study
+) -> list[BaselineOutcome]:
+    """The decision-tree baseline of every trained fold; empty when switched off.
+
+    A run trains them before the network, while memory holds little besides
+    the events: the trees' float64 copy of the training folds is the largest
+    temporary array of a run, and the network's scores would otherwise sit
+    beside it.
+    """
+    if not study.evaluation.bdt:
+        return []
+    return [
+        train_baseline(dataset, fold, fold_index_array, study)
+        for fold in study.folds.trained
+    ]
 
 
 def input_summary(dataset: Dataset) -> dict[str, Any]:

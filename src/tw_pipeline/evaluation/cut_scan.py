@@ -130,9 +130,10 @@ def best_cut(scan: CutScan) -> dict[str, Any] | None:
 
 
 def _passing(scores: np.ndarray, weights: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    # Sum of weights with score >= cut, for every cut, from one sort.
-    order = np.argsort(scores, kind="stable")
-    sorted_scores = scores[order]
-    above = np.r_[np.cumsum(weights[order][::-1])[::-1], 0.0]
-    first = np.searchsorted(sorted_scores, cuts, side="left")
-    return above[first]
+    # Weight with score >= each cut. An event counts for the cuts at or below
+    # its score, so its weight goes into the bin of the highest such cut and
+    # a cumulative sum from the top adds up the bins: one pass over the
+    # events, with no sorted copies of them.
+    passed_cuts = np.searchsorted(cuts, scores, side="right")
+    per_bin = np.bincount(passed_cuts, weights=weights, minlength=cuts.size + 1)
+    return np.cumsum(per_bin[::-1])[::-1][1:]

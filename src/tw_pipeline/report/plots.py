@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from tw_pipeline.data.dataset import Dataset
 from tw_pipeline.evaluation.baseline import BaselineOutcome
 from tw_pipeline.evaluation.metrics import weighted_roc
-from tw_pipeline.evaluation.outcome import FoldOutcome, Scored, combine_scored
+from tw_pipeline.evaluation.outcome import FoldOutcome, Scored
 from tw_pipeline.report.style import (
     BACKGROUND_COLOUR,
     FOLD_COLOURS,
@@ -340,15 +340,17 @@ def plot_response(
         The figure.
     """
     figure, ax = new_figure()
-    test = combine_scored([outcome.test for outcome in outcomes])
-    train = combine_scored([outcome.train for outcome in outcomes])
+    # Histogrammed fold by fold: the training events of all folds together
+    # are k - 1 times the dataset.
+    test = [outcome.test for outcome in outcomes]
+    train = [outcome.train for outcome in outcomes]
     edges = np.linspace(0.0, 1.0, RESPONSE_BINS + 1)
     centres = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]
 
     # One factor for both classes keeps the training signal-to-background
     # ratio as it is in the data.
-    train_scale = len(test.scores) / max(len(train.scores), 1)
+    train_scale = sum(map(len, test)) / max(sum(map(len, train)), 1)
     classes = (
         (1, labels.signal, SIGNAL_COLOUR, "o"),
         (0, labels.background, BACKGROUND_COLOUR, "s"),
@@ -548,13 +550,17 @@ def _kept_epoch(
 
 
 def _class_histogram(
-    scored: Scored, label_value: int, edges: np.ndarray
+    parts: Sequence[Scored], label_value: int, edges: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    chosen = scored.labels == label_value
-    scores = np.clip(scored.scores[chosen], edges[0], edges[-1])
-    weights = scored.weights[chosen]
-    counts, _ = np.histogram(scores, bins=edges, weights=weights)
-    squares, _ = np.histogram(scores, bins=edges, weights=weights**2)
+    # Weighted counts of one class over all parts, and their errors.
+    counts = np.zeros(edges.size - 1)
+    squares = np.zeros(edges.size - 1)
+    for scored in parts:
+        chosen = scored.labels == label_value
+        scores = np.clip(scored.scores[chosen], edges[0], edges[-1])
+        weights = scored.weights[chosen]
+        counts += np.histogram(scores, bins=edges, weights=weights)[0]
+        squares += np.histogram(scores, bins=edges, weights=weights**2)[0]
     return counts, np.sqrt(squares)
 
 

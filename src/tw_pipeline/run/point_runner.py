@@ -96,7 +96,7 @@ def run_point(
         The metrics written to the point's metrics.json.
     """
     # Imported here: these pull in TensorFlow and matplotlib.
-    from tw_pipeline.evaluation.analysis import evaluate_point
+    from tw_pipeline.evaluation.analysis import evaluate_point, train_baselines
     from tw_pipeline.evaluation.metrics import aggregate_folds
     from tw_pipeline.report.evaluation_plots import write_evaluation_plots
     from tw_pipeline.report.html import write_point_page
@@ -131,6 +131,9 @@ def run_point(
         study.training.seed,
         event_number=dataset.event_number,
     )
+    # Before the network: see train_baselines for why.
+    baselines = train_baselines(dataset, folds, study)
+
     outcomes = []
     for fold in study.folds.trained:
         outcome = train_fold(
@@ -149,7 +152,9 @@ def run_point(
             task.label, fold + 1, study.folds.k, _number(test_auc),
         )
 
-    evaluation = evaluate_point(outcomes, dataset, folds, study, layout.root)
+    evaluation = evaluate_point(
+        outcomes, dataset, folds, study, layout.root, baselines=baselines
+    )
     outcomes = evaluation.outcomes
     if evaluation.scan is not None:
         atomic.write_text(layout.cut_scan, evaluation.scan.to_csv())

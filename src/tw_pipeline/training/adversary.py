@@ -54,6 +54,7 @@ import tensorflow as tf  # noqa: E402
 
 from tw_pipeline.study.models import Adversary  # noqa: E402
 from tw_pipeline.training.adversary_data import AdversaryEvents  # noqa: E402
+from tw_pipeline.training.loop import add_sums, weighted_hits  # noqa: E402
 from tw_pipeline.training.network import build_optimizer  # noqa: E402
 
 __all__ = [
@@ -281,7 +282,7 @@ class AdversarialRunner:
             loss, scores = self._classifier_loss(x, y, w)
         self._apply(loss, tape, self._classifier, self._classifier.optimizer)
         size = tf.cast(tf.size(rows), tf.float32)
-        return (loss * size, *_correct(y, scores, w), tf.constant(0.0))
+        return (loss * size, *weighted_hits(y, scores, w), tf.constant(0.0))
 
     def _combined_step(
         self, rows: tf.Tensor, adversary_rows: tf.Tensor
@@ -294,7 +295,7 @@ class AdversarialRunner:
             combined = loss - self._lam * adversary_loss
         self._apply(combined, tape, self._classifier, self._classifier.optimizer)
         size = tf.cast(tf.size(rows), tf.float32)
-        return (loss * size, *_correct(y, scores, w), adversary_loss)
+        return (loss * size, *weighted_hits(y, scores, w), adversary_loss)
 
     def _plain_epoch_graph(self, order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         loss_sum, correct, weight, _ = self._over_batches(
@@ -320,9 +321,9 @@ class AdversarialRunner:
         batches = tf.reshape(order[: full * batch], (full, batch))
         sums = (tf.constant(0.0),) * 4
         for index in tf.range(full):
-            sums = _add(sums, step(batches[index], index))
+            sums = add_sums(sums, step(batches[index], index))
         if self._events > full * batch:
-            sums = _add(sums, step(order[full * batch :], full))
+            sums = add_sums(sums, step(order[full * batch :], full))
         return sums
 
     def _adversary_epoch_graph(self, order: tf.Tensor) -> tf.Tensor:
@@ -492,21 +493,6 @@ def train_with_adversary(
     return history, adversary_history.astype({"iteration": np.int64}), adversary
 
 
-def _add(
-    sums: tuple[tf.Tensor, ...], part: tuple[tf.Tensor, ...]
-) -> tuple[tf.Tensor, ...]:
-    return tuple(a + b for a, b in zip(sums, part, strict=True))
-
-
-def _correct(
-    y: tf.Tensor, scores: tf.Tensor, w: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    # Weighted count of events on the right side of 0.5, and the weight sum.
-    hits = tf.cast(tf.equal(y, tf.cast(scores > 0.5, tf.float32)), tf.float32)
-    weights = tf.reshape(w, (-1, 1))
-    return tf.reduce_sum(hits * weights), tf.reduce_sum(weights)
-
-
 def _chunk_sums(
     model: keras.Model,
     loss_fn: keras.losses.Loss,
@@ -519,7 +505,7 @@ def _chunk_sums(
     scores = model(x[start:stop], training=False)
     loss = loss_fn(y[start:stop], scores, sample_weight=w[start:stop])
     rows = tf.cast(stop - start, tf.float32)
-    return (loss * rows, *_correct(y[start:stop], scores, w[start:stop]))
+    return (loss * rows, *weighted_hits(y[start:stop], scores, w[start:stop]))
 
 
 def _chunked(x: tf.Tensor, sums_of: Callable[[Any, Any], Sums]) -> Sums:
@@ -529,7 +515,7 @@ def _chunked(x: tf.Tensor, sums_of: Callable[[Any, Any], Sums]) -> Sums:
     full = events // size
     sums = (tf.constant(0.0),) * 3
     for index in tf.range(full):
-        sums = _add(sums, sums_of(index * size, (index + 1) * size))
+        sums = add_sums(sums, sums_of(index * size, (index + 1) * size))
     if events > full * size:
-        sums = _add(sums, sums_of(tf.constant(full * size), tf.constant(events)))
+        sums = add_sums(sums, sums_of(tf.constant(full * size), tf.constant(events)))
     return sums

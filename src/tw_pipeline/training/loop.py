@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 from tw_pipeline.training.buffers import is_aligned  # noqa: E402
 
-__all__ = ["EpochResult", "EpochRunner"]
+__all__ = ["EpochResult", "EpochRunner", "add_sums", "weighted_hits"]
 
 # Events per batch of the validation pass: no gradients, so large batches.
 _VALIDATION_BATCH = 16_384
@@ -100,7 +100,7 @@ class EpochRunner:
                 loss = loss + tf.add_n(model.losses)
         gradients = tape.gradient(loss, model.trainable_variables)
         model.optimizer.apply(gradients, model.trainable_variables)
-        return loss, *_correct(y, scores, w)
+        return loss, *weighted_hits(y, scores, w)
 
     def _train_epoch(
         self, order: tf.Tensor, x: tf.Tensor, y: tf.Tensor, w: tf.Tensor
@@ -113,11 +113,11 @@ class EpochRunner:
         batches = tf.reshape(order[: full * batch], (full, batch))
         sums = (tf.constant(0.0), tf.constant(0.0), tf.constant(0.0))
         for index in tf.range(full):
-            sums = _add(sums, self._step_on(batches[index], x, y, w))
+            sums = add_sums(sums, self._step_on(batches[index], x, y, w))
 
         # The remaining events form one last, smaller batch, as in model.fit.
         if self._events > full * batch:
-            sums = _add(sums, self._step_on(order[full * batch :], x, y, w))
+            sums = add_sums(sums, self._step_on(order[full * batch :], x, y, w))
 
         loss_sum, correct, weight = sums
         return loss_sum / self._events, correct / weight
@@ -142,13 +142,13 @@ class EpochRunner:
             scores = self._model(x[start:stop], training=False)
             loss = self._loss(y[start:stop], scores, sample_weight=w[start:stop])
             rows = tf.cast(stop - start, tf.float32)
-            return (loss * rows, *_correct(y[start:stop], scores, w[start:stop]))
+            return (loss * rows, *weighted_hits(y[start:stop], scores, w[start:stop]))
 
         sums = (tf.constant(0.0), tf.constant(0.0), tf.constant(0.0))
         for index in tf.range(full):
-            sums = _add(sums, chunk_sums(index * size, (index + 1) * size))
+            sums = add_sums(sums, chunk_sums(index * size, (index + 1) * size))
         if events > full * size:
-            sums = _add(sums, chunk_sums(tf.constant(full * size), tf.constant(events)))
+            sums = add_sums(sums, chunk_sums(tf.constant(full * size), tf.constant(events)))
 
         loss_sum, correct, weight = sums
         if self._model.losses:
@@ -168,16 +168,17 @@ def _as_tensor(array: np.ndarray) -> tf.Tensor:
     return tf.constant(array, tf.float32)
 
 
-def _add(
+def add_sums(
     sums: tuple[tf.Tensor, ...], part: tuple[tf.Tensor, ...]
 ) -> tuple[tf.Tensor, ...]:
+    """Add running sums of a compiled loop element by element."""
     return tuple(a + b for a, b in zip(sums, part, strict=True))
 
 
-def _correct(
+def weighted_hits(
     y: tf.Tensor, scores: tf.Tensor, w: tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor]:
-    # Weighted count of events on the right side of 0.5, and the weight sum.
+    """Weighted count of events on the right side of 0.5, and the weight sum."""
     hits = tf.cast(tf.equal(y, tf.cast(scores > 0.5, tf.float32)), tf.float32)
     weights = tf.reshape(w, (-1, 1))
     return tf.reduce_sum(hits * weights), tf.reduce_sum(weights)

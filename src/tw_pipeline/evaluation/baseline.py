@@ -26,7 +26,7 @@ from tw_pipeline.evaluation.metrics import evaluate_scores
 from tw_pipeline.evaluation.outcome import Scored
 from tw_pipeline.run.memory import release_free_memory
 from tw_pipeline.study.models import Study
-from tw_pipeline.training.preprocess import training_weights
+from tw_pipeline.training.fold_inputs import training_rows
 
 __all__ = ["BaselineOutcome", "train_baseline"]
 
@@ -88,14 +88,7 @@ def train_baseline(
     started = time.perf_counter()
     is_test = np.asarray(fold_index_array) == fold
     train_rows, test_rows = np.flatnonzero(~is_test), np.flatnonzero(is_test)
-    weights, keep = training_weights(
-        dataset.weights[train_rows],
-        dataset.labels[train_rows],
-        study.preprocess.negative_weights,
-        study.preprocess.balance_classes,
-    )
-    fit_rows = train_rows[keep]
-    weights = weights[keep]
+    fit_rows, weights = training_rows(dataset, train_rows, study)
     fit_rows, weights = _at_most(
         study.evaluation.bdt_events, fit_rows, weights, study.training.seed + fold
     )

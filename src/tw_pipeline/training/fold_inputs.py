@@ -24,7 +24,7 @@ from tw_pipeline.training.buffers import aligned_empty
 from tw_pipeline.training.folds import split_validation
 from tw_pipeline.training.preprocess import Scaler, fit_scaler, training_weights
 
-__all__ = ["FoldInputCache", "FoldInputs", "prepare_fold"]
+__all__ = ["FoldInputCache", "FoldInputs", "prepare_fold", "training_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +111,32 @@ def prepare_fold(
     return FoldInputs(fit_rows, fit_weights, val_rows, val_weights, scaler)
 
 
-def _weighted(
+def training_rows(
     dataset: Dataset, rows: np.ndarray, study: Study
 ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows that train, and their float64 training weights.
+
+    The study's negative-weight policy and class balancing turn the true
+    weights of ``rows`` into training weights; the ``drop`` policy removes
+    events, which is why the rows come back too.
+    """
     weights, keep = training_weights(
         dataset.weights[rows],
         dataset.labels[rows],
         study.preprocess.negative_weights,
         study.preprocess.balance_classes,
     )
+    return rows[keep], weights[keep]
+
+
+def _weighted(
+    dataset: Dataset, rows: np.ndarray, study: Study
+) -> tuple[np.ndarray, np.ndarray]:
+    rows, weights = training_rows(dataset, rows, study)
     # 32-bit row numbers halve the cache for any dataset that fits them.
-    rows = rows[keep]
     if rows.size and rows.max() < np.iinfo(np.int32).max:
         rows = rows.astype(np.int32)
-    return rows, weights[keep].astype(np.float32)
+    return rows, weights.astype(np.float32)
 
 
 @dataclass

@@ -97,10 +97,10 @@ def test_the_same_seed_repeats_an_epoch_exactly():
         np.testing.assert_array_equal(a, b)
 
 
-def test_runner_frees_its_training_events_when_dropped() -> None:
+def test_runner_frees_its_training_events_when_closed() -> None:
     # The tensors share the arrays' memory; a run trains fold after fold, so
-    # each fold's inputs must be gone once its runner is.
-    import gc
+    # each fold's inputs must be gone once its runner is closed, without
+    # waiting for the cycle collector.
     import weakref
 
     from tw_pipeline.training.buffers import aligned_empty
@@ -118,7 +118,6 @@ def test_runner_frees_its_training_events_when_dropped() -> None:
     del fit, validation
     runner.train_epoch()
     runner.validate()
-    del runner
-    gc.collect()
+    runner.close()
 
     assert [ref() is None for ref in alive] == [True] * 6

@@ -89,6 +89,15 @@ class EpochRunner:
         loss, accuracy = self._validate(*self._val)
         return EpochResult(float(loss), float(accuracy))
 
+    def close(self) -> None:
+        """Let go of the events, so that their memory is freed at once.
+
+        The runner and its compiled functions refer to each other, so
+        without this the events would wait for Python's cycle collector.
+        """
+        self._x = self._y = self._w = None
+        self._val = ()
+
     def _step(
         self, x: tf.Tensor, y: tf.Tensor, w: tf.Tensor
     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -8,6 +8,7 @@ and test events with their true weights.
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import os
@@ -153,7 +154,7 @@ def train_fold(
         runner = EpochRunner(model, fit, validation, settings.batch_size, fold_seed)
         del fit, validation
         history, best_epoch = _train_plain(model, runner, study, fold, progress_prefix)
-        del runner
+        runner.close()
     else:
         # Imported here: plain training never builds the adversary's graphs.
         from tw_pipeline.training.adversary_fold import train_fold_adversary
@@ -163,7 +164,10 @@ def train_fold(
             progress_prefix,
         )
         del fit, validation
-    # The fold's training inputs are freed before scoring.
+    # The fold's training inputs are freed before scoring. Once per fold, the
+    # cycle collector also frees the graphs and models of the fold before,
+    # which sit in reference cycles; it costs a quarter of a second.
+    gc.collect()
     release_free_memory()
 
     _write_artefacts(fold_dir, model, scaler, history, study, fold)
